@@ -1,0 +1,1 @@
+"""Guizhou reference data and the synthetic-workforce generator."""
