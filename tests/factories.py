@@ -108,3 +108,20 @@ class AnnotatorFactory(factory.Factory):
     @classmethod
     def _build(cls, model_class, *args, **kwargs):
         raise NotImplementedError("annotators are only created through annotator_hire")
+
+
+class DatasetProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "projects.DatasetProject"
+
+    client = factory.SubFactory(EnterpriseFactory)
+    name = factory.Sequence(lambda n: f"测试数据集{n}")
+    domain = "autonomous_driving"
+    task_type = "bounding_box"
+    label_config = (
+        '<View><Image name="image" value="$image"/>'
+        '<RectangleLabels name="label" toName="image"><Label value="car"/></RectangleLabels></View>'
+    )
+    overlap = 3
+    gold_ratio = 0
+    min_grade = Grade.L3

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "qianbiao.enterprises",
     "qianbiao.programme",
     "qianbiao.workforce",
+    "qianbiao.projects",
 ]
 
 MIDDLEWARE = [
