@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "qianbiao.programme",
     "qianbiao.workforce",
     "qianbiao.projects",
+    "qianbiao.annotations",
+    "qianbiao.quality",
 ]
 
 MIDDLEWARE = [
