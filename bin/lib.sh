@@ -94,6 +94,23 @@ redis_start() {
 
 redis_stop() {
   [ -n "${REDIS_DIR:-}" ] && [ -f "$REDIS_DIR/redis.pid" ] || return 0
-  kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true
-  rm -rf "$REDIS_DIR"
+  local pid
+  pid="$(cat "$REDIS_DIR/redis.pid")"
+  kill "$pid" 2>/dev/null || true
+  # Wait for it to go: it may still be writing into the directory we remove.
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -rf "$REDIS_DIR" || true
+}
+
+# A fresh Debian has python3 but splits its venv module (ensurepip) into python3-venv:
+# installs it when there is no virtualenv yet and the interpreter lacks ensurepip.
+ensure_python() {
+  [ -x "$PY" ] && return 0
+  local base
+  base="$(command -v python3.11 || command -v python3 || true)"
+  if [ -z "$base" ]; then
+    apt_install python3 python3-venv
+    base="$(command -v python3.11 || command -v python3)"
+  fi
+  "$base" -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 }

@@ -4,7 +4,9 @@ a reviewer and an outsider."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 
+from qianbiao.core.roles import PROJECT_MANAGER_GROUP
 from tests.factories import AnnotatorFactory, FacilityFactory, UserFactory
 
 
@@ -32,3 +34,17 @@ def annotator(facility):
 @pytest.fixture
 def reviewer(facility):
     return AnnotatorFactory(facility=facility, is_reviewer=True, skill_level=3)
+
+
+@pytest.fixture
+def project_manager(db):
+    """A staff user in the project_manager group (the group comes from migrate)."""
+    user = UserFactory(username="pm", is_staff=True)
+    user.groups.add(Group.objects.get(name=PROJECT_MANAGER_GROUP))
+    return user
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2 at production strength costs most of a second per test user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

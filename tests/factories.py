@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from qianbiao.enterprises.models import Enterprise, EnterpriseRole
-from qianbiao.programme.models import Facility, Grade, Park, Region
+from qianbiao.programme.models import Facility, Grade, GradeRubric, Park, Region
 from qianbiao.workforce.models import Annotator, Language
 from qianbiao.workforce.services import annotator_hire
 from seeds.identity import synthetic_credit_code, synthetic_id_card, synthetic_phone
@@ -125,3 +125,15 @@ class DatasetProjectFactory(factory.django.DjangoModelFactory):
     overlap = 3
     gold_ratio = 0
     min_grade = Grade.L3
+
+
+class GradeRubricFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GradeRubric
+        django_get_or_create = ("grade",)
+
+    grade = Grade.L4
+    min_seats = 300
+    requires_physical_security = True
+    requires_network_isolation = True
+    requires_security_certification = True

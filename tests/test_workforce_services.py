@@ -13,7 +13,7 @@ from qianbiao.workforce.services import (
     annotator_transfer,
 )
 from seeds.identity import synthetic_id_card
-from tests.factories import AnnotatorFactory, FacilityFactory
+from tests.factories import FacilityFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -19,3 +19,6 @@ from celery import Celery  # noqa: E402
 app = Celery("qianbiao")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["workers"])
+app.autodiscover_tasks(["workers"], related_name="callbacks")  # the REST API's callback delivery
+app.autodiscover_tasks(["workers"], related_name="dashboards")  # daily snapshots
+app.autodiscover_tasks(["workers"], related_name="labelstudio")  # Label Studio push/ingest

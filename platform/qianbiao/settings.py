@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 from qianbiao.core.secrets import require_secret
 
@@ -35,6 +37,11 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", EMBEDDED)
+if QIANBIAO_ENV == "production":
+    # A deployment must never fall back silently to the embedded SQLite and file broker.
+    for _required in ("DATABASE_URL", "CELERY_BROKER_URL"):
+        if not os.environ.get(_required):
+            raise ImproperlyConfigured(f"Environment variable {_required} must be set in production.")
 SECRET_KEY = require_secret("SECRET_KEY", embedded=EMBEDDED, var_dir=VAR_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -46,6 +53,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "qianbiao.core",
     "qianbiao.enterprises",
     "qianbiao.programme",
@@ -53,6 +63,8 @@ INSTALLED_APPS = [
     "qianbiao.projects",
     "qianbiao.annotations",
     "qianbiao.quality",
+    "qianbiao.dashboards",
+    "qianbiao.api",
 ]
 
 MIDDLEWARE = [
@@ -94,6 +106,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default runs web, worker and beat as separate processes on one
+    # SQLite file: WAL lets readers go on while one writes, IMMEDIATE transactions
+    # and a timeout make writers queue instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -123,23 +144,177 @@ PII_ENCRYPTION_KEYS = require_secret(
 ).split(",")
 PII_LOOKUP_KEY = require_secret("PII_LOOKUP_KEY", embedded=EMBEDDED, var_dir=VAR_DIR)
 
-# Celery: a filesystem broker needs no server in the embedded default.
+# Celery: a filesystem broker needs no server in the embedded default; Redis in a
+# real deployment. The database carries the state of all work (DESIGN.md, "Not
+# losing work"): Redis only carries messages, and the beat sweep re-derives from
+# the database whatever a lost message would have done.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Without control_folder kombu writes its exchanges to ./control in the cwd.
+        "control_folder": str(_broker_dir / "control"),
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # An unacknowledged message (acks_late) comes back after this long. It
+        # must outlast the longest task (hard limit below) or a task still running
+        # gets delivered twice; much longer than that only delays recovery, which
+        # the sweep covers anyway. Redis's default is an hour.
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),
+    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+# Two queues so that a backlog of distribution never holds up expiry and
+# revocation; a worker started without -Q consumes both.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name) for name in ("distribution", "maintenance")
+)
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_TASK_ROUTES = {"qianbiao.distribute_project": {"queue": "distribution"}}
+# Acknowledge after the task ran, so a worker that dies mid-task leaves its
+# message to come back: safe only because every task is idempotent. One message
+# prefetched per process, so a long distribution never sits on queued work.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task whose process was killed (hard time limit, OOM) is still acknowledged:
+# requeuing it could crash-loop the worker, and the sweep redoes its work anyway.
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+# Nothing reads results: the database is where outcomes live.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SOFT_TIME_LIMIT = 540
+CELERY_TASK_TIME_LIMIT = 600
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 500  # bounds memory growth of long-lived processes
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How long one distribution task works before it hands over to a fresh message
+# (so a million-item project never holds a worker for the whole job).
+QIANBIAO_DISTRIBUTION_BUDGET_S = float(os.environ.get("QIANBIAO_DISTRIBUTION_BUDGET_S", "60"))
+QIANBIAO_DISTRIBUTION_CHUNK_ITEMS = int(os.environ.get("QIANBIAO_DISTRIBUTION_CHUNK_ITEMS", "10000"))
+QIANBIAO_SWEEP_SECONDS = float(os.environ.get("QIANBIAO_SWEEP_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE = {
+    # Revoke work of leavers and paused annotators, expire overdue work, and
+    # enqueue distribution for every active project with work and room.
+    # A sweep older than its period is useless (the next is on its way), so it
+    # expires rather than piling up while workers are down.
+    "sweep": {
+        "task": "qianbiao.sweep",
+        "schedule": QIANBIAO_SWEEP_SECONDS,
+        "options": {"expires": QIANBIAO_SWEEP_SECONDS},
+    },
+    # Re-derive each item's cached state from its assignments (a safety net).
+    "reconcile-items": {
+        "task": "qianbiao.reconcile_items",
+        "schedule": float(os.environ.get("QIANBIAO_RECONCILE_SECONDS", "3600")),
+    },
+    # Dashboards' daily snapshots: hourly, so that "today" is at most an hour old;
+    # each run recomputes the last few days, so a late-recorded leaver is caught.
+    # Label Studio: push every project's unpushed open assignments, withdraw tasks
+    # of ended ones, deactivate leavers, ingest recorded webhooks (workers/labelstudio.py).
+    "label-studio-push-sweep": {
+        "task": "qianbiao.label_studio_sweep",
+        "schedule": QIANBIAO_SWEEP_SECONDS,
+        "options": {"expires": QIANBIAO_SWEEP_SECONDS},
+    },
+    # Label Studio: annotations missed by the webhook come back through the export.
+    "label-studio-reconcile": {
+        "task": "qianbiao.reconcile_label_studio",
+        "schedule": float(os.environ.get("LABEL_STUDIO_RECONCILE_SECONDS", "900")),
+        "options": {"expires": 600},
+    },
+    "take-daily-snapshots": {
+        "task": "qianbiao.take_daily_snapshots",
+        "schedule": float(os.environ.get("QIANBIAO_SNAPSHOT_SECONDS", "3600")),
+        "options": {"expires": 3000},
+    },
+}
 
 LABEL_STUDIO_URL = os.environ.get("LABEL_STUDIO_URL", "http://127.0.0.1:8080")
 LABEL_STUDIO_API_KEY = os.environ.get("LABEL_STUDIO_API_KEY", "")
+# Label Studio sends annotation webhooks to LABEL_STUDIO_WEBHOOK_URL (our
+# /hooks/label-studio/ as Label Studio reaches it) with this secret in a header;
+# the view compares it in constant time (Label Studio signs nothing).
+# Outside production a missing one is generated once into var/ (tests, benches).
+LABEL_STUDIO_WEBHOOK_SECRET = require_secret(
+    "LABEL_STUDIO_WEBHOOK_SECRET", embedded=QIANBIAO_ENV != "production", var_dir=VAR_DIR
+)
+LABEL_STUDIO_WEBHOOK_URL = os.environ.get(
+    "LABEL_STUDIO_WEBHOOK_URL", "http://127.0.0.1:8000/hooks/label-studio/"
+)
+# No Label Studio project holds more than this many tasks: a dataset project
+# spreads over shards (Label Studio advises ~100k tasks per project).
+LABEL_STUDIO_SHARD_TASKS = int(os.environ.get("LABEL_STUDIO_SHARD_TASKS", "100000"))
+# Tasks per import call and per duplicate lookup (Label Studio takes up to 250k/200 MB).
+LABEL_STUDIO_PUSH_BATCH = int(os.environ.get("LABEL_STUDIO_PUSH_BATCH", "1000"))
+
+# REST API (qianbiao.api): enterprise API keys, per-key throttling, cursor pagination,
+# one JSON error shape. Throttle counts live in the default cache: set CACHE_URL to a
+# Redis URL so that every web worker shares them.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["qianbiao.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["qianbiao.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": os.environ.get("API_THROTTLE_RATE", "1200/min"),
+        "api_import": os.environ.get("API_IMPORT_THROTTLE_RATE", "60/min"),
+    },
+    "DEFAULT_PAGINATION_CLASS": "qianbiao.api.pagination.IdCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_METADATA_CLASS": None,
+    "EXCEPTION_HANDLER": "qianbiao.api.errors.exception_handler",
+    "URL_FORMAT_OVERRIDE": None,  # ?format= selects the results' encoding, not a renderer
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Qianbiao (黔标) API",
+    "DESCRIPTION": (
+        "Dataset projects in, accepted results out. Authenticate with `Authorization: Token <key>` "
+        "(keys are issued per enterprise). Lists are paginated by cursor (`next`/`previous`). "
+        'Every error is `{"error": {"code", "message", …}}`.'
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStatusEnum": "qianbiao.projects.models.ProjectStatus",
+        "ClientProjectStatusEnum": "qianbiao.api.serializers.CLIENT_STATUS_CHOICES",
+        "DeliveryStatusEnum": "qianbiao.api.models.DeliveryStatus",
+        "CallbackEventEnum": "qianbiao.api.models.CallbackEvent",
+    },
+}
+API_MAX_UPLOAD_BYTES = int(os.environ.get("API_MAX_UPLOAD_BYTES", str(256 << 20)))
+API_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("API_IDEMPOTENCY_TTL_HOURS", "24"))
+API_RESULTS_LAG_SECONDS = int(os.environ.get("API_RESULTS_LAG_SECONDS", "2"))
+# Callbacks to loopback and private addresses only where nothing else is reachable.
+API_CALLBACKS_ALLOW_PRIVATE = env_bool("API_CALLBACKS_ALLOW_PRIVATE", EMBEDDED)
+# Dotted path of f(config) -> None raising ValidationError: the Label Studio adapter's check.
+QIANBIAO_LABEL_CONFIG_VALIDATOR = os.environ.get("QIANBIAO_LABEL_CONFIG_VALIDATOR", "")
 
 LOGGING = {
     "version": 1,

@@ -4,6 +4,8 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from qianbiao.annotations.views import label_studio_webhook
+
 
 def health(request):
     return JsonResponse({"status": "ok"})
@@ -12,6 +14,17 @@ def health(request):
 urlpatterns = [
     path("health", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("qianbiao.api.urls")),
+    # Label Studio posts annotation webhooks here (secret header; outside i18n).
+    path("hooks/label-studio/", label_studio_webhook, name="label-studio-webhook"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
-urlpatterns += i18n_patterns(path("admin/", admin.site.urls), prefix_default_language=False)
+urlpatterns += i18n_patterns(
+    path("admin/", admin.site.urls),
+    path("dashboards/", include("qianbiao.dashboards.urls")),
+    prefix_default_language=False,
+)
+
+# JSON errors under /api/, Django's pages elsewhere.
+handler404 = "qianbiao.api.errors.not_found"
+handler500 = "qianbiao.api.errors.server_error"

@@ -19,6 +19,14 @@ class LabelStudioProject(models.Model):
     ls_project_id = models.BigIntegerField(_("Label Studio project id"), unique=True)
     task_count = models.PositiveIntegerField(_("tasks"), default=0)
     webhook_id = models.BigIntegerField(null=True, blank=True)
+    # Every assignment id that may have been sent to this shard is <= this mark, which
+    # is committed *before* each import: a push retried after a crash looks up (in
+    # Label Studio) only assignments at or below it, and sends newer ones unchecked.
+    pushed_through_assignment_id = models.BigIntegerField(default=0)
+    # Label Studio task ids grow across the server, and a shard takes tasks only while
+    # it is the newest: these bounds say which shard a task lives in.
+    min_ls_task_id = models.BigIntegerField(null=True, blank=True)
+    max_ls_task_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -126,3 +134,28 @@ class Annotation(models.Model):
     @property
     def counts(self) -> bool:
         return not self.flagged and self.deleted_at is None and not self.was_cancelled
+
+
+class LabelStudioEvent(models.Model):
+    """A webhook delivery as parsed (never the raw payload, which carries the
+    project's token): recorded by the view, ingested by a worker. ``processed_at``
+    empty means still to do; the sweep re-enqueues such rows if a message is lost."""
+
+    action = models.CharField(max_length=40)
+    ls_project_id = models.BigIntegerField(null=True, blank=True)
+    annotations = models.JSONField(default=list)  # our parsed fields, see services
+    deleted_annotation_ids = models.JSONField(default=list)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Label Studio event")
+        verbose_name_plural = _("Label Studio events")
+        indexes = [
+            models.Index(
+                fields=["received_at"], condition=Q(processed_at__isnull=True), name="ls_event_pending"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} #{self.pk}"

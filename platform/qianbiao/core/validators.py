@@ -34,7 +34,8 @@ def validate_credit_code(value: str) -> None:
 
 
 def normalize_id_card(value: str) -> str:
-    return ric.compact(value or "")
+    # People type ID numbers in groups ("520102 19900101 1234"): drop all whitespace.
+    return ric.compact(re.sub(r"\s+", "", value or ""))
 
 
 def validate_id_card(value: str) -> None:

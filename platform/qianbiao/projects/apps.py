@@ -6,3 +6,8 @@ class ProjectsConfig(AppConfig):
     name = "qianbiao.projects"
     label = "projects"
     verbose_name = _("Dataset projects")
+
+    def ready(self) -> None:
+        from . import receivers
+
+        receivers.connect()

@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from array import array
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from .eligibility import eligible_annotators
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_ITEMS = 10_000
 _LOCK_NAMESPACE = 0x51B1  # advisory-lock namespace for "distribute project"
+_REFRESH_NAMESPACE = 0x51B2  # advisory-lock namespace for "recount a project's item states"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,21 @@ def _project_lock(project_id: int) -> Iterator[bool]:
         if acquired:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, project_id])
+
+
+def project_distribution_running(project_id: int) -> bool:
+    """Whether some session holds the project's distribution lock right now (a
+    live worker is on it; a dead worker's session, and so its lock, is gone)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        # pg_locks shows a two-key advisory lock as (classid, objid) with objsubid 2.
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = %s AND objid = %s AND objsubid = 2)",
+            [_LOCK_NAMESPACE, project_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def start_of_today() -> dt.datetime:
@@ -110,30 +127,95 @@ def project_candidates(*, project: DatasetProject) -> list[Candidate]:
                 gold_total=u.get("gold", 0),
             )
         )
+    # Quality control says who is still sitting the entry exam. Imported here:
+    # the quality app builds on this one, not the other way round.
+    from qianbiao.quality.selectors import entry_exam_gates
+
+    gates = entry_exam_gates(project=project, annotator_ids=ids)
+    for candidate in candidates:
+        candidate.exam_due = gates.get(candidate.annotator_id)
     return candidates
 
 
-def _pending_chunk(project: DatasetProject, after_id: int, limit: int) -> list[ItemNeed]:
-    item_ids = list(
-        Item.objects.filter(project=project, state=ItemState.PENDING, is_gold=False, pk__gt=after_id)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    if not item_ids:
-        return []
+def _pg_array(ids: Iterable[int]) -> str:
+    """Integer ids as one PostgreSQL array literal (cast with ``::bigint[]``):
+    psycopg adapts a Python list element by element, ten times slower."""
+    return "{" + ",".join(map(str, map(int, ids))) + "}"
+
+
+def _pending_item_ids(project: DatasetProject) -> array:
+    """Every pending ordinary item of the project, ascending, read once per run.
+
+    Only the distributor (one at a time per project, under the lock) adds
+    assignments, so the list cannot go stale in a way that matters: an item
+    that gains free slots meanwhile is picked up by the next run. Streamed with
+    COPY into a compact array, so a million ids cost 8 MB, not a list of rows."""
+    if connection.vendor != "postgresql":
+        return array(
+            "q",
+            Item.objects.filter(project=project, state=ItemState.PENDING, is_gold=False)
+            .order_by("pk")
+            .values_list("pk", flat=True),
+        )
+    buffer = bytearray()
+    with connection.cursor() as cursor:
+        query = (
+            f"COPY (SELECT id FROM {Item._meta.db_table} WHERE project_id = {int(project.pk)} "
+            f"AND state = '{ItemState.PENDING.value}' AND NOT is_gold ORDER BY id) TO STDOUT"
+        )
+        with cursor.cursor.copy(query) as copy:
+            for data in copy:
+                buffer += data
+    return array("q", map(int, buffer.split()))
+
+
+def _item_needs(project: DatasetProject, item_ids: Sequence[int]) -> list[ItemNeed]:
+    """Each item's free slots and everyone who ever held it (they may not again)."""
     taken: dict[int, set[int]] = defaultdict(set)
     live_slots: dict[int, set[int]] = defaultdict(set)
-    for item_id, annotator_id, slot, state in Assignment.objects.filter(item_id__in=item_ids).values_list(
-        "item_id", "annotator_id", "slot", "state"
-    ):
+    if connection.vendor == "postgresql":
+        # One array parameter, not thousands of placeholders (psycopg parses those slowly).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT item_id, annotator_id, slot, state FROM {Assignment._meta.db_table} "
+                "WHERE item_id = ANY(%s::bigint[])",
+                [_pg_array(item_ids)],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Assignment.objects.filter(item_id__in=item_ids).values_list(
+            "item_id", "annotator_id", "slot", "state"
+        )
+    for item_id, annotator_id, slot, state in rows:
         taken[item_id].add(annotator_id)
         if state in LIVE_ASSIGNMENT_STATES and slot is not None:
             live_slots[item_id].add(slot)
+    extra = _extra_slots(item_ids)
+    all_slots = tuple(range(project.overlap))
+    nobody: frozenset[int] = frozenset()
     needs = []
     for item_id in item_ids:
-        free = tuple(s for s in range(project.overlap) if s not in live_slots[item_id])
+        slots = tuple(range(project.overlap + extra[item_id])) if item_id in extra else all_slots
+        if item_id not in taken:  # the common case: never assigned
+            needs.append(ItemNeed(item_id, slots, nobody))
+            continue
+        live = live_slots.get(item_id, ())
+        free = tuple(s for s in slots if s not in live)
         needs.append(ItemNeed(item_id, free, frozenset(taken[item_id])))
     return needs
+
+
+def _extra_slots(item_ids: Sequence[int]) -> dict[int, int]:
+    """Annotators quality control added to items (only the few items that have any)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, extra_slots FROM {Item._meta.db_table} "
+                "WHERE id = ANY(%s::bigint[]) AND extra_slots > 0",
+                [_pg_array(item_ids)],
+            )
+            return dict(cursor.fetchall())
+    return dict(Item.objects.filter(pk__in=item_ids, extra_slots__gt=0).values_list("pk", "extra_slots"))
 
 
 def _load_gold_history(project: DatasetProject, candidates: Sequence[Candidate]) -> list[int]:
@@ -158,23 +240,23 @@ def _insert_assignments(project: DatasetProject, run: DistributionRun, planned: 
             "project_id, item_id, annotator_id, slot, is_gold, state, run_id, "
             "load_at_decision, assigned_at, expires_at"
         )
+        # COPY in text format, the constant columns formatted once: per row only
+        # four integers are formatted in Python (write_row adapts all ten,
+        # timestamps included, and costs several times as much).
+        head = f"{project.pk}\t"
+        tail = f"\t{run.pk}\t"
+        stamps = f"\t{now.isoformat()}\t{expires.isoformat()}\n"
+        ordinary = f"\tf\t{AssignmentState.OPEN.value}{tail}"
+        gold = f"\\N\tt\t{AssignmentState.OPEN.value}{tail}"
+        data = "".join(
+            f"{head}{p.item_id}\t{p.annotator_id}\t{p.slot}{ordinary}{p.load_at_decision}{stamps}"
+            if p.slot is not None
+            else f"{head}{p.item_id}\t{p.annotator_id}\t{gold}{p.load_at_decision}{stamps}"
+            for p in planned
+        )
         copy_sql = f"COPY {Assignment._meta.db_table} ({columns}) FROM STDIN"
         with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
-            for p in planned:
-                copy.write_row(
-                    (
-                        project.pk,
-                        p.item_id,
-                        p.annotator_id,
-                        p.slot,
-                        p.slot is None,
-                        AssignmentState.OPEN,
-                        run.pk,
-                        p.load_at_decision,
-                        now,
-                        expires,
-                    )
-                )
+            copy.write(data)
         return
     Assignment.objects.bulk_create(
         (
@@ -195,16 +277,61 @@ def _insert_assignments(project: DatasetProject, run: DistributionRun, planned: 
     )
 
 
-def items_refresh_state(*, item_ids: Sequence[int], overlap: int) -> None:
-    """Set ordinary items to assigned when all their slots are live, pending otherwise."""
+def items_refresh_state(*, item_ids: Sequence[int], overlap: int, project_id: int | None = None) -> None:
+    """Set ordinary items (all of one project) to assigned when all their slots
+    are live, pending otherwise.
+
+    On PostgreSQL the count and the update run under a per-project transaction
+    lock taken first: each statement then takes its snapshot after whatever
+    concurrent distribution or revocation of the project committed while we
+    waited, and the lock is held to our commit. Counting without it could let a
+    distributor mark an item assigned from a count a revocation had just made
+    stale, and the item would never be offered again."""
     if not item_ids:
         return
+    if connection.vendor != "postgresql":
+        _items_refresh_state_portable(item_ids, overlap)
+        return
+    ids = list(item_ids)
+    item_table, assignment_table = Item._meta.db_table, Assignment._meta.db_table
+    live = ", ".join(f"'{state.value}'" for state in LIVE_ASSIGNMENT_STATES)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if project_id is None:
+            cursor.execute(f"SELECT project_id FROM {item_table} WHERE id = %s", [ids[0]])
+            project_id = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_REFRESH_NAMESPACE, project_id])
+        # A correlated count per item: answered from the partial unique index on
+        # live (item, slot) whatever the statistics say, where a join could be
+        # planned as a scan of the whole table from stale ones.
+        cursor.execute(
+            f"SELECT u.id, (SELECT count(*) FROM {assignment_table} a WHERE a.item_id = u.id "
+            f"AND a.slot IS NOT NULL AND a.state IN ({live})), "
+            f"(SELECT i.extra_slots FROM {item_table} i WHERE i.id = u.id) "
+            "FROM unnest(%s::bigint[]) AS u(id)",
+            [_pg_array(ids)],
+        )
+        full, short = [], []
+        for item_id, n, extra in cursor.fetchall():
+            (full if n >= overlap + (extra or 0) else short).append(item_id)
+        for targets, new_state, old_state in (
+            (full, ItemState.ASSIGNED, ItemState.PENDING),
+            (short, ItemState.PENDING, ItemState.ASSIGNED),
+        ):
+            if targets:
+                cursor.execute(
+                    f"UPDATE {item_table} SET state = %s WHERE id = ANY(%s::bigint[]) AND state = %s",
+                    [new_state.value, _pg_array(targets), old_state.value],
+                )
+
+
+def _items_refresh_state_portable(item_ids: Sequence[int], overlap: int) -> None:
+    """SQLite (embedded default): it serialises writers itself."""
+    live = Q(assignments__state__in=LIVE_ASSIGNMENT_STATES, assignments__slot__isnull=False)
     full = (
-        Assignment.objects.filter(item_id__in=item_ids, state__in=LIVE_ASSIGNMENT_STATES, slot__isnull=False)
-        .values("item_id")
-        .annotate(n=Count("pk"))
-        .filter(n__gte=overlap)
-        .values("item_id")
+        Item.objects.filter(pk__in=item_ids)
+        .annotate(n=Count("assignments", filter=live))
+        .filter(n__gte=overlap + F("extra_slots"))
+        .values("pk")
     )
     Item.objects.filter(pk__in=full, state=ItemState.PENDING).update(state=ItemState.ASSIGNED)
     Item.objects.filter(pk__in=item_ids, state=ItemState.ASSIGNED).exclude(pk__in=full).update(
@@ -225,9 +352,7 @@ def project_distribute(
         return DistributionOutcome(project_id, 0, 0, False, skipped=f"project is {project.status}")
     with _project_lock(project_id) as acquired:
         if not acquired:
-            return DistributionOutcome(
-                project_id, 0, 0, False, skipped="another worker holds the project"
-            )
+            return DistributionOutcome(project_id, 0, 0, False, skipped="another worker holds the project")
         return _distribute_locked(project, chunk_items, time_budget_s)
 
 
@@ -238,32 +363,40 @@ def _distribute_locked(
     candidates = project_candidates(project=project)
     gold_ratio = float(project.gold_ratio)
     gold_ids = _load_gold_history(project, candidates)
-    run = DistributionRun.objects.create(
-        project=project,
-        eligible_annotators=len(candidates),
-        rule="least-loaded eligible annotator first; ties to higher quality, then lower id",
-    )
+    run: DistributionRun | None = None  # recorded once there is a decision to explain
     created = considered = 0
-    after_id = 0
     more = starved = False
-    while True:
+    pending = _pending_item_ids(project) if candidates else array("q")
+    for start in range(0, len(pending), chunk_items):
         if not any(c.room > 0 for c in candidates):
-            starved = Item.objects.filter(project=project, state=ItemState.PENDING, is_gold=False).exists()
             break
-        needs = _pending_chunk(project, after_id, chunk_items)
-        if not needs:
-            break
-        after_id = needs[-1].item_id
+        chunk = pending[start : start + chunk_items]
+        needs = _item_needs(project, chunk)
         considered += len(needs)
         planned = plan_ordinary(needs, candidates)
         planned += plan_gold(candidates, gold_ids, gold_ratio)
-        with transaction.atomic():
-            _insert_assignments(project, run, planned)
-            items_refresh_state(item_ids=[n.item_id for n in needs], overlap=project.overlap)
-        created += len(planned)
+        if planned:
+            if run is None:
+                run = DistributionRun.objects.create(
+                    project=project,
+                    eligible_annotators=len(candidates),
+                    rule="least-loaded eligible annotator first; ties to higher quality, then lower id",
+                )
+            with transaction.atomic():
+                _insert_assignments(project, run, planned)
+                items_refresh_state(item_ids=chunk, overlap=project.overlap, project_id=project.pk)
+                # In the chunk's transaction, so the run's count stays true even
+                # if the worker dies before the end.
+                DistributionRun.objects.filter(pk=run.pk).update(
+                    assignments_created=F("assignments_created") + len(planned)
+                )
+            created += len(planned)
         if time_budget_s is not None and time.monotonic() - started > time_budget_s:
-            more = True
+            more = start + chunk_items < len(pending)
             break
-    DistributionRun.objects.filter(pk=run.pk).update(assignments_created=created)
+    if not more and not any(c.room > 0 for c in candidates):
+        starved = Item.objects.filter(project=project, state=ItemState.PENDING, is_gold=False).exists()
+    if run is not None:
+        DistributionRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
     logger.info("distributed project %s: %s assignments over %s items", project.pk, created, considered)
     return DistributionOutcome(project.pk, created, considered, more, starved=starved)

@@ -11,25 +11,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from qianbiao.workforce.models import Annotator, AnnotatorStatus
+
 from .distribution import items_refresh_state
-from .models import Assignment, AssignmentState, DatasetProject, ProjectStatus
+from .models import AnnotatorStanding, Assignment, AssignmentState, DatasetProject, ProjectStatus
 
 
-def _release(qs: QuerySet[Assignment], new_state: str) -> dict[int, list[int]]:
+def _release(qs: QuerySet[Assignment], new_state: str, reason: str) -> dict[int, list[int]]:
     """Move open assignments in ``qs`` to ``new_state``; return freed item ids per project."""
     rows = list(qs.filter(state=AssignmentState.OPEN).values_list("pk", "project_id", "item_id"))
     if not rows:
         return {}
-    Assignment.objects.filter(pk__in=[r[0] for r in rows], state=AssignmentState.OPEN).update(state=new_state)
+    Assignment.objects.filter(pk__in=[r[0] for r in rows], state=AssignmentState.OPEN).update(
+        state=new_state, ended_at=timezone.now(), end_reason=reason[:200]
+    )
     freed: dict[int, list[int]] = {}
     for _, project_id, item_id in rows:
         freed.setdefault(project_id, []).append(item_id)
     overlaps = dict(DatasetProject.objects.filter(pk__in=freed).values_list("pk", "overlap"))
-    for project_id, item_ids in freed.items():
-        items_refresh_state(item_ids=item_ids, overlap=overlaps[project_id])
+    # Projects in id order, items in id order inside each: two releases running
+    # at once lock items in the same order and cannot deadlock.
+    for project_id, item_ids in sorted(freed.items()):
+        items_refresh_state(item_ids=item_ids, overlap=overlaps[project_id], project_id=project_id)
     return freed
 
 
@@ -42,18 +48,18 @@ def assignments_expire(*, now=None, limit: int = 50_000) -> dict[int, list[int]]
         .order_by("expires_at")
         .values_list("pk", flat=True)[:limit]
     )
-    return _release(Assignment.objects.filter(pk__in=ids), AssignmentState.EXPIRED)
+    return _release(Assignment.objects.filter(pk__in=ids), AssignmentState.EXPIRED, "not submitted in time")
 
 
 @transaction.atomic
 def assignments_revoke_for_annotator(
-    *, annotator_id: int, project_ids: Iterable[int] | None = None
+    *, annotator_id: int, project_ids: Iterable[int] | None = None, reason: str = "revoked"
 ) -> dict[int, list[int]]:
     """Take back an annotator's open work (they left, or were paused)."""
     qs = Assignment.objects.filter(annotator_id=annotator_id)
     if project_ids is not None:
         qs = qs.filter(project_id__in=list(project_ids))
-    return _release(qs, AssignmentState.REVOKED)
+    return _release(qs, AssignmentState.REVOKED, reason)
 
 
 def project_set_status(*, project: DatasetProject, status: str) -> DatasetProject:
@@ -68,3 +74,65 @@ def project_set_priority(*, project: DatasetProject, priority: int) -> DatasetPr
     project.priority = priority
     project.save(update_fields=["priority"])
     return project
+
+
+_STATUS_REASON = {
+    AnnotatorStatus.LEFT: "annotator left",
+    AnnotatorStatus.SUSPENDED: "annotator suspended",
+}
+
+
+def _paused_here() -> Exists:
+    return Exists(
+        AnnotatorStanding.objects.filter(
+            project_id=OuterRef("project_id"), annotator_id=OuterRef("annotator_id"), paused=True
+        )
+    )
+
+
+@transaction.atomic
+def annotator_open_work_withdraw(*, annotator_id: int, project_id: int | None = None) -> dict[int, list[int]]:
+    """Take back what an annotator may no longer hold, judged from the database
+    now (not from whatever message asked): all their open work if they are no
+    longer active, else their open work in projects that paused them. Running
+    it for an annotator in good standing changes nothing."""
+    status = Annotator.objects.filter(pk=annotator_id).values_list("status", flat=True).first()
+    if status is None:
+        return {}
+    qs = Assignment.objects.filter(annotator_id=annotator_id)
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
+    if status != AnnotatorStatus.ACTIVE:
+        return _release(qs, AssignmentState.REVOKED, _STATUS_REASON.get(status, f"annotator {status}"))
+    return _release(qs.filter(_paused_here()), AssignmentState.REVOKED, "paused for quality in this project")
+
+
+@transaction.atomic
+def assignments_revoke_inactive(*, limit: int = 50_000) -> dict[int, list[int]]:
+    """Revoke open work of annotators who left or are suspended (set-based, for
+    the sweep: catches any change of status the immediate reaction missed)."""
+    freed: dict[int, list[int]] = {}
+    for status, reason in _STATUS_REASON.items():
+        ids = list(
+            Assignment.objects.filter(state=AssignmentState.OPEN, annotator__status=status).values_list(
+                "pk", flat=True
+            )[:limit]
+        )
+        for project_id, item_ids in _release(
+            Assignment.objects.filter(pk__in=ids), AssignmentState.REVOKED, reason
+        ).items():
+            freed.setdefault(project_id, []).extend(item_ids)
+    return freed
+
+
+@transaction.atomic
+def assignments_revoke_paused(*, limit: int = 50_000) -> dict[int, list[int]]:
+    """Revoke open work of annotators paused for quality, in the projects that paused them."""
+    ids = list(
+        Assignment.objects.filter(state=AssignmentState.OPEN)
+        .filter(_paused_here())
+        .values_list("pk", flat=True)[:limit]
+    )
+    return _release(
+        Assignment.objects.filter(pk__in=ids), AssignmentState.REVOKED, "paused for quality in this project"
+    )

@@ -142,6 +142,10 @@ class Item(models.Model):
     is_gold = models.BooleanField(_("gold item"), default=False)
     gold_answer = models.JSONField(_("gold answer"), null=True, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=ItemState.choices, default=ItemState.PENDING)
+    # Quality control raises this when annotators disagree: the item then needs
+    # overlap + extra_slots annotators, and the distributor fills the new slots.
+    # db_default too: the bulk import inserts items with raw SQL.
+    extra_slots = models.PositiveSmallIntegerField(_("extra annotators"), default=0, db_default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -152,6 +156,7 @@ class Item(models.Model):
             models.CheckConstraint(
                 condition=Q(is_gold=False) | Q(gold_answer__isnull=False), name="gold_item_has_answer"
             ),
+            models.CheckConstraint(condition=Q(extra_slots__lt=MAX_OVERLAP), name="item_extra_slots_range"),
         ]
         indexes = [models.Index(fields=["project", "state"])]
 
@@ -178,6 +183,8 @@ class DistributionRun(models.Model):
     eligible_annotators = models.PositiveIntegerField(default=0)
     assignments_created = models.PositiveIntegerField(default=0)
     rule = models.CharField(max_length=200, blank=True)
+    # Set when the pass ends; empty if its worker died mid-way (the sweep re-runs it).
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("distribution run")
@@ -197,17 +204,21 @@ class Assignment(models.Model):
     assignments have no slot: a gold item is shown to as many annotators as need it.
     """
 
+    # No single-column indexes on these three: the composite indexes below lead
+    # with them and serve the same lookups, and at millions of rows a day each
+    # redundant index is paid on every insert.
     project = models.ForeignKey(
-        DatasetProject, verbose_name=_("project"), on_delete=models.CASCADE, related_name="+"
+        DatasetProject, verbose_name=_("project"), on_delete=models.CASCADE, related_name="+", db_index=False
     )
     item = models.ForeignKey(
-        Item, verbose_name=_("item"), on_delete=models.CASCADE, related_name="assignments"
+        Item, verbose_name=_("item"), on_delete=models.CASCADE, related_name="assignments", db_index=False
     )
     annotator = models.ForeignKey(
         "workforce.Annotator",
         verbose_name=_("annotator"),
         on_delete=models.PROTECT,
         related_name="assignments",
+        db_index=False,
     )
     slot = models.PositiveSmallIntegerField(_("slot"), null=True, blank=True)
     is_gold = models.BooleanField(_("gold"), default=False)
@@ -221,6 +232,11 @@ class Assignment(models.Model):
     assigned_at = models.DateTimeField(_("assigned at"))
     expires_at = models.DateTimeField(_("expires at"))
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    # An assignment moves once, from open to submitted, expired or revoked: with
+    # assigned_at and submitted_at these two fields are its whole state history,
+    # which "why did annotator X get item Y" needs to be answerable later.
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_reason = models.CharField(_("why it ended"), max_length=200, blank=True, db_default="")
     ls_task_id = models.BigIntegerField(_("Label Studio task id"), null=True, blank=True)
 
     class Meta:

@@ -218,7 +218,8 @@ class PersonalDataAccess(models.Model):
     """Who saw an annotator's unmasked personal data, and when (PIPL)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT)
-    annotator = models.ForeignKey(Annotator, verbose_name=_("annotator"), on_delete=models.CASCADE)
+    # PROTECT: deleting an annotator must not erase the audit trail of who saw their data.
+    annotator = models.ForeignKey(Annotator, verbose_name=_("annotator"), on_delete=models.PROTECT)
     fields = models.CharField(_("fields"), max_length=64)
     seen_at = models.DateTimeField(_("seen at"), auto_now_add=True)
 

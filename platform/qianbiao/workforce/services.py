@@ -178,3 +178,148 @@ def annotator_rehire(
     return Employment.objects.create(
         annotator=annotator, employer=employer, facility=facility, started_on=started_on
     )
+
+
+@dataclass(frozen=True)
+class HireSpec:
+    """The arguments of ``annotator_hire`` for one person of a bulk hire."""
+
+    code: str
+    name: str
+    id_card_number: str
+    phone: str
+    employer: Enterprise
+    facility: Facility
+    started_on: dt.date
+    skill_level: int = 5
+    skills: tuple[SkillSpec, ...] = ()
+    languages: tuple[LanguageSpec, ...] = ()
+    is_reviewer: bool = False
+
+
+def _bulk_duplicates(annotators: list[Annotator]) -> list[ValidationError]:
+    errors: list[ValidationError] = []
+    for field, label in (("code", _("annotator number")), ("id_card_digest", _("ID-card number"))):
+        first: dict[str, int] = {}
+        for position, annotator in enumerate(annotators, start=1):
+            value = getattr(annotator, field)
+            if first.setdefault(value, position) != position:
+                errors.append(
+                    ValidationError(
+                        _("Entry %(n)d has the same %(field)s as entry %(first)d."),
+                        params={"n": position, "field": label, "first": first[value]},
+                    )
+                )
+        values = list(first)
+        existing: set[str] = set()
+        # Chunked: PostgreSQL takes at most 65,535 parameters per query.
+        for start in range(0, len(values), 5_000):
+            chunk = values[start : start + 5_000]
+            existing.update(Annotator.objects.filter(**{f"{field}__in": chunk}).values_list(field, flat=True))
+        errors.extend(
+            ValidationError(
+                _("Entry %(n)d: an annotator with this %(field)s exists."),
+                params={"n": first[value], "field": label},
+            )
+            for value in existing
+        )
+    return errors
+
+
+@transaction.atomic
+def annotators_bulk_hire(*, hires: Iterable[HireSpec], batch_size: int = 1000) -> list[Annotator]:
+    """``annotator_hire`` for many people at once, all or none: the same
+    invariants (validated personal data, lookup digest, one open employment
+    spell) in a handful of queries instead of several per person."""
+    annotators: list[Annotator] = []
+    hires = list(hires)
+    errors: list[ValidationError] = []
+    for position, hire in enumerate(hires, start=1):
+        annotator = Annotator(
+            code=hire.code,
+            name=hire.name,
+            employer=hire.employer,
+            facility=hire.facility,
+            skill_level=hire.skill_level,
+            is_reviewer=hire.is_reviewer,
+        )
+        try:
+            annotator_prepare_personal_data(annotator, id_card_number=hire.id_card_number, phone=hire.phone)
+            # Foreign keys are excluded: validating them costs a query each, and
+            # the caller passes instances it loaded.
+            annotator.clean_fields(exclude=["id_card_digest", "employer", "facility"])
+        except ValidationError as exc:
+            errors.append(
+                ValidationError(
+                    _("Entry %(n)d: %(errors)s"), params={"n": position, "errors": " ".join(exc.messages)}
+                )
+            )
+        annotators.append(annotator)
+    errors.extend(_bulk_duplicates(annotators))
+    if errors:
+        raise ValidationError(errors)
+
+    Annotator.objects.bulk_create(annotators, batch_size=batch_size)
+    AnnotatorSkill.objects.bulk_create(
+        (
+            AnnotatorSkill(annotator=annotator, task_type=s.task_type, proficiency=s.proficiency)
+            for annotator, hire in zip(annotators, hires, strict=True)
+            for s in hire.skills
+        ),
+        batch_size=batch_size,
+    )
+    AnnotatorLanguage.objects.bulk_create(
+        (
+            AnnotatorLanguage(
+                annotator=annotator,
+                language_id=lang.code,
+                proficiency=lang.proficiency,
+                verification=lang.verification,
+                verified_on=lang.verified_on,
+            )
+            for annotator, hire in zip(annotators, hires, strict=True)
+            for lang in hire.languages
+        ),
+        batch_size=batch_size,
+    )
+    Employment.objects.bulk_create(
+        (
+            Employment(
+                annotator=annotator,
+                employer=hire.employer,
+                facility=hire.facility,
+                started_on=hire.started_on,
+            )
+            for annotator, hire in zip(annotators, hires, strict=True)
+        ),
+        batch_size=batch_size,
+    )
+    return annotators
+
+
+@transaction.atomic
+def annotator_personal_data_update(
+    *, annotator: Annotator, id_card_number: str = "", phone: str = ""
+) -> list[str]:
+    """Replace the personal values that are given; an empty argument keeps the
+    stored value and its ciphertext untouched. Returns the fields written."""
+    if not id_card_number and not phone:
+        return []
+    try:
+        annotator_prepare_personal_data(
+            annotator,
+            id_card_number=id_card_number or annotator.id_card_number,
+            phone=phone or annotator.phone,
+        )
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            raise
+        raise ValidationError({"id_card_number": exc.messages}) from exc
+    others = Annotator.objects.exclude(pk=annotator.pk)
+    if id_card_number and others.filter(id_card_digest=annotator.id_card_digest).exists():
+        raise ValidationError({"id_card_number": _("An annotator with this ID-card number exists.")})
+    fields = ["id_card_number", "id_card_digest"] if id_card_number else []
+    if phone:
+        fields.append("phone")
+    annotator.save(update_fields=fields)
+    return fields

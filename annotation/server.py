@@ -1,0 +1,441 @@
+"""A real, local Label Studio server: install it, keep a data-dir template, start and stop it.
+
+Label Studio pins its own Django, so it lives in its own virtualenv (``LABEL_STUDIO_VENV``,
+default ``var/label-studio-venv``). A first start on an empty data dir runs ~35 s of
+migrations, so :func:`ensure_template` does that once into ``LABEL_STUDIO_TEMPLATE_DIR``
+(default ``var/label-studio-template``) and every new server starts from a copy of it.
+
+Command line::
+
+    python -m annotation.server install
+    python -m annotation.server template
+    python -m annotation.server run --port 8080 --data-dir var/label-studio
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+LABEL_STUDIO_VERSION = "1.23.2"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The fixed admin of every server we start. Local-only credentials (the server binds
+# 127.0.0.1); a deployment sets its own through the environment.
+DEFAULT_ADMIN_EMAIL = "admin@qianbiao.local"
+DEFAULT_ADMIN_PASSWORD = "qianbiao-admin-local"
+DEFAULT_ADMIN_TOKEN = "qianbiao0local0admin0token0000000000000000"
+
+# Settings Label Studio also reads without its LABEL_STUDIO_ prefix: cleared in its environment.
+_UNPREFIXED = ("USERNAME", "PASSWORD", "PORT", "HOST", "DEBUG")
+# What Label Studio inherits from our environment (see label_studio_environment).
+_KEEP = frozenset(
+    {"HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+)
+
+
+class LabelStudioServerError(RuntimeError):
+    """Label Studio could not be installed, started or reached."""
+
+
+def venv_dir() -> Path:
+    return Path(os.environ.get("LABEL_STUDIO_VENV") or REPO_ROOT / "var" / "label-studio-venv")
+
+
+def template_dir() -> Path:
+    return Path(os.environ.get("LABEL_STUDIO_TEMPLATE_DIR") or REPO_ROOT / "var" / "label-studio-template")
+
+
+def label_studio_executable() -> Path:
+    return venv_dir() / "bin" / "label-studio"
+
+
+def _log(message: str) -> None:
+    print(f"[annotation.server] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- install
+
+
+def _installed(venv: Path) -> bool:
+    stamp = venv / ".qianbiao-label-studio"
+    return (
+        (venv / "bin" / "label-studio").exists()
+        and stamp.exists()
+        and stamp.read_text().strip() == LABEL_STUDIO_VERSION
+    )
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """One process at a time (parallel bin/test runs share var/)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_installed() -> Path:
+    """Creates the server's virtualenv and installs Label Studio into it, unless already done.
+
+    Idempotent: a stamp file records the installed version, so a second call costs a stat.
+    Returns the ``label-studio`` executable.
+    """
+    venv = venv_dir()
+    if _installed(venv):
+        return label_studio_executable()
+    with _exclusive(venv.parent / f".{venv.name}.lock"):
+        if _installed(venv):
+            return label_studio_executable()
+        started = time.monotonic()
+        if not (venv / "bin" / "python").exists():
+            _log(f"creating virtualenv {venv}")
+            # The base interpreter, not this venv's, so that the new venv is independent of ours.
+            base = getattr(sys, "_base_executable", None) or sys.executable
+            subprocess.run([base, "-m", "venv", str(venv)], check=True)
+        _log(f"installing label-studio=={LABEL_STUDIO_VERSION} (about 80 s)")
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, f"label-studio=={LABEL_STUDIO_VERSION}"], check=True)
+        if not label_studio_executable().exists():
+            raise LabelStudioServerError(
+                f"pip installed label-studio but {label_studio_executable()} is missing"
+            )
+        (venv / ".qianbiao-label-studio").write_text(LABEL_STUDIO_VERSION + "\n")
+        _log(f"label-studio installed in {time.monotonic() - started:.1f} s")
+    return label_studio_executable()
+
+
+# --------------------------------------------------------------------------- server
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on host:port (Label Studio would silently move elsewhere)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        if sock.connect_ex((host, port)) == 0:
+            return False
+    # Nothing answers; also make sure we could bind it (and 0.0.0.0, which LS probes).
+    for bind_host in (host, "0.0.0.0"):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((bind_host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port(lo: int, hi: int) -> int:
+    """The first free port in [lo, hi]."""
+    for port in range(lo, hi + 1):
+        if port_is_free(port):
+            return port
+    raise LabelStudioServerError(f"no free port in {lo}-{hi}")
+
+
+@dataclass(frozen=True)
+class AdminCredentials:
+    email: str = DEFAULT_ADMIN_EMAIL
+    password: str = DEFAULT_ADMIN_PASSWORD
+    token: str = DEFAULT_ADMIN_TOKEN
+
+    @classmethod
+    def from_env(cls) -> AdminCredentials:
+        return cls(
+            email=os.environ.get("QIANBIAO_LS_ADMIN_EMAIL") or DEFAULT_ADMIN_EMAIL,
+            password=os.environ.get("QIANBIAO_LS_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD,
+            token=os.environ.get("QIANBIAO_LS_ADMIN_TOKEN") or DEFAULT_ADMIN_TOKEN,
+        )
+
+
+def label_studio_environment(data_dir: Path, admin: AdminCredentials, base: dict | None = None) -> dict:
+    """The environment Label Studio runs with: our data dir and admin, no outside calls.
+
+    Built from a short allow-list, not from our own environment: Label Studio's settings
+    read many plain names (``SECRET_KEY``, ``DATABASE_URL``, ``USERNAME``, ``PASSWORD``,
+    ``PORT``, ``HOST``, ``DEBUG``, ``REDIS_…``) that the platform or a shell may have set.
+    """
+    base = dict(os.environ if base is None else base)
+    env = {name: value for name, value in base.items() if name in _KEEP or name.startswith("LC_")}
+    for name in _UNPREFIXED:
+        env.pop(name, None)
+    env.update(
+        LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),
+        LABEL_STUDIO_USERNAME=admin.email,
+        LABEL_STUDIO_PASSWORD=admin.password,
+        LABEL_STUDIO_USER_TOKEN=admin.token,
+        LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
+        # Signup only through the invite link (its token is for the admin to read).
+        LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
+        SSRF_PROTECTION_ENABLED="false",
+        SENTRY_DSN="",
+        FRONTEND_SENTRY_DSN="",
+        LATEST_VERSION_CHECK="false",
+        COLLECT_ANALYTICS="false",
+        PYTHONUNBUFFERED="1",
+        PATH=str(venv_dir() / "bin") + os.pathsep + base.get("PATH", os.defpath),
+        VIRTUAL_ENV=str(venv_dir()),
+    )
+    return env
+
+
+class LabelStudioServer:
+    """One Label Studio process on 127.0.0.1:port over data_dir.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. Its log goes to
+    ``data_dir/server.log``.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        data_dir: Path | str,
+        admin: AdminCredentials | None = None,
+        host: str = "127.0.0.1",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = port
+        self.host = host
+        self.data_dir = Path(data_dir).resolve()
+        self.admin = admin or AdminCredentials.from_env()
+        self.extra_env = dict(extra_env or {})
+        self.process: subprocess.Popen | None = None
+        self._log_file = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def token(self) -> str:
+        return self.admin.token
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def command(self) -> list[str]:
+        return [
+            str(label_studio_executable()), "start", "--no-browser",
+            "--internal-host", self.host, "--port", str(self.port),
+            "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 300.0) -> LabelStudioServer:
+        if self.process is not None:
+            raise LabelStudioServerError("already started")
+        if not label_studio_executable().exists():
+            raise LabelStudioServerError(
+                f"Label Studio is not installed in {venv_dir()}: run `python -m annotation.server install`"
+            )
+        if not port_is_free(self.port, self.host):
+            raise LabelStudioServerError(
+                f"port {self.port} is busy: Label Studio would silently move to another port"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            self.command(),
+            env={**label_studio_environment(self.data_dir, self.admin), **self.extra_env},
+            cwd=self.data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends its children too
+        )
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def is_ready(self) -> bool:
+        request = urllib.request.Request(
+            f"{self.url}/api/current-user/whoami",
+            headers={"Authorization": f"Token {self.admin.token}", "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status == 200 and bool(json.load(response).get("id"))
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise LabelStudioServerError(
+                    f"Label Studio exited with {self.process.returncode}; log tail:\n{self.log_tail()}"
+                )
+            if self.is_ready():
+                return
+            time.sleep(0.3)
+        raise LabelStudioServerError(
+            f"Label Studio not ready after {timeout:.0f} s; log tail:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self, grace: float = 10.0) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(grace)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self) -> LabelStudioServer:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- template
+
+_TEMPLATE_STAMP = ".qianbiao-template"
+
+
+def _template_signature(admin: AdminCredentials) -> str:
+    described = json.dumps({"label_studio": LABEL_STUDIO_VERSION, "admin": admin.email, "token": admin.token})
+    return hashlib.sha256(described.encode()).hexdigest()
+
+
+def ensure_template(admin: AdminCredentials | None = None, port: int | None = None) -> Path:
+    """An initialised, migrated data dir with our admin in it, created once and then reused.
+
+    Built in a scratch dir next to the template and renamed into place, so an interrupted
+    build never leaves a half-made template behind.
+    """
+    admin = admin or AdminCredentials.from_env()
+    target = template_dir()
+    stamp = target / _TEMPLATE_STAMP
+
+    def ready() -> bool:
+        return stamp.exists() and stamp.read_text() == _template_signature(admin)
+
+    if ready():
+        return target
+    ensure_installed()
+    with _exclusive(target.parent / f".{target.name}.lock"):
+        if ready():
+            return target
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        started = time.monotonic()
+        try:
+            _log(f"initialising a Label Studio data dir (migrations, about 35 s) into {target}")
+            # Migrations take ~35 s on an idle 2-core machine, 150 s on a busy one.
+            LabelStudioServer(port or free_port(58100, 58199), scratch / "data", admin=admin).start(
+                900
+            ).stop()
+            (scratch / "data" / "server.log").unlink(missing_ok=True)
+            (scratch / "data" / _TEMPLATE_STAMP).write_text(_template_signature(admin))
+            if target.exists():
+                shutil.rmtree(target)
+            (scratch / "data").rename(target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        _log(f"template ready in {time.monotonic() - started:.1f} s")
+    return target
+
+
+def copy_template(data_dir: Path | str, admin: AdminCredentials | None = None) -> Path:
+    """Fills data_dir (new or empty) from the template."""
+    source = ensure_template(admin)
+    data_dir = Path(data_dir)
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise LabelStudioServerError(f"{data_dir} is not empty")
+    # Not .env: it holds the template's SECRET_KEY; each copy generates its own on first start.
+    shutil.copytree(
+        source, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(_TEMPLATE_STAMP, ".env")
+    )
+    return data_dir
+
+
+def server_from_template(
+    port: int, data_dir: Path | str, admin: AdminCredentials | None = None
+) -> LabelStudioServer:
+    """A not-yet-started server over a fresh copy of the template (an existing data dir is kept)."""
+    admin = admin or AdminCredentials.from_env()
+    data_dir = Path(data_dir)
+    if not (data_dir / "label_studio.sqlite3").exists():
+        copy_template(data_dir, admin)
+    return LabelStudioServer(port, data_dir, admin=admin)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _run(port: int, data_dir: Path) -> int:
+    def _stop(signum, frame):  # noqa: ARG001
+        raise SystemExit(0)  # unwinds through start()/install, whose cleanups stop what they began
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    server = server_from_template(port, data_dir)
+    try:
+        server.start()
+        print(f"LABEL_STUDIO_URL={server.url}", flush=True)
+        print(f"LABEL_STUDIO_API_KEY={server.token}", flush=True)
+        _log(f"Label Studio on {server.url} (data {server.data_dir}, log {server.log_path}); Ctrl-C stops it")
+        while server.process is not None and server.process.poll() is None:
+            time.sleep(0.5)
+        _log(f"Label Studio exited; log tail:\n{server.log_tail()}")
+        return 1
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m annotation.server", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("install", help=f"install label-studio=={LABEL_STUDIO_VERSION} into its own venv")
+    commands.add_parser("template", help="build the initialised data-dir template (once)")
+    run = commands.add_parser("run", help="run a server in the foreground")
+    run.add_argument("--port", type=int, default=int(os.environ.get("LABEL_STUDIO_PORT", "8080")))
+    run.add_argument("--data-dir", type=Path, default=REPO_ROOT / "var" / "label-studio")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "install":
+            print(ensure_installed())
+        elif args.command == "template":
+            print(ensure_template())
+        else:
+            return _run(args.port, args.data_dir)
+    except (LabelStudioServerError, subprocess.CalledProcessError) as error:
+        _log(str(error))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,662 @@
+"""Writes for the Label Studio side of the platform: projects (shards), annotator
+accounts and queues, pushing assignments, and taking annotations back.
+
+Label Studio is reached only through the adapter's public functions (``annotation``).
+The database is the source of truth: every function here can be run again after a
+crash or a duplicated message and changes nothing that is already done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from annotation.accounts import deactivate_account, invite_token, login_token, register_annotator
+from annotation.annotations import export_annotations
+from annotation.client import LabelStudioClient, connect
+from annotation.errors import LabelStudioError, LabelStudioNotFound
+from annotation.projects import create_project, delete_project
+from annotation.queues import ensure_queue_views
+from annotation.tasks import delete_task, find_tasks, push_tasks
+from annotation.types import Annotation as LSAnnotation
+from annotation.types import AnnotatorLogin, TaskSpec, WebhookEvent
+from annotation.webhooks import ANNOTATION_ACTIONS, register_webhook
+from qianbiao.annotations import selectors
+from qianbiao.annotations.models import (
+    Annotation,
+    LabelStudioAccount,
+    LabelStudioEvent,
+    LabelStudioProject,
+    LabelStudioQueue,
+)
+from qianbiao.projects.models import Assignment, AssignmentState, DatasetProject
+from qianbiao.workforce.models import Annotator, AnnotatorStatus
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_DOMAIN = "annotators.qianbiao.invalid"
+EXPORT_CHUNK = 500  # task ids per export call when reconciling
+_LOCK_NAMESPACE = 0x5142  # pg advisory lock namespace of pushes ("QB")
+
+
+@contextlib.contextmanager
+def label_studio_admin() -> Iterator[LabelStudioClient]:
+    with connect(settings.LABEL_STUDIO_URL, settings.LABEL_STUDIO_API_KEY) as client:
+        yield client
+
+
+# --------------------------------------------------------------------------- projects
+
+
+def _shard_create(client: LabelStudioClient, *, project: DatasetProject, shard: int) -> LabelStudioProject:
+    """A new Label Studio project for one shard: config validated by Label Studio
+    first (``LabelConfigError``), webhook registered with our secret header."""
+    created = create_project(
+        client,
+        title=f"{project.name} · {project.pk}/{shard}"[:50],
+        label_config=project.label_config,
+        maximum_annotations=1,  # one task per assignment: overlap lives in our assignments
+    )
+    try:
+        webhook = register_webhook(
+            client,
+            settings.LABEL_STUDIO_WEBHOOK_URL,
+            settings.LABEL_STUDIO_WEBHOOK_SECRET,
+            project_id=created.id,
+        )
+        with transaction.atomic():
+            return LabelStudioProject.objects.create(
+                project=project, shard=shard, ls_project_id=created.id, webhook_id=webhook.id
+            )
+    except IntegrityError:
+        # Another worker made this shard first: ours is an empty duplicate.
+        delete_project(client, created.id)
+        return LabelStudioProject.objects.get(project=project, shard=shard)
+    except Exception:
+        delete_project(client, created.id)
+        raise
+
+
+def project_provision_label_studio(
+    *, project_id: int, client: LabelStudioClient | None = None
+) -> list[LabelStudioProject]:
+    """The project's shards, creating the first one if there is none yet."""
+    shards = selectors.project_shards(project_id=project_id)
+    if shards:
+        return shards
+    project = DatasetProject.objects.get(pk=project_id)
+    if client is None:
+        with label_studio_admin() as admin:
+            return [_shard_create(admin, project=project, shard=0)]
+    return [_shard_create(client, project=project, shard=0)]
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def annotator_ls_email(*, annotator_id: int) -> str:
+    """Pseudonymous: Label Studio shows it to every member. Never personal data."""
+    return f"a{annotator_id}@{ACCOUNT_DOMAIN}"
+
+
+def _ls_password(email: str) -> str:
+    # Derived, not stored: a retried provisioning logs in with the same password.
+    # (Rotating SECRET_KEY changes it; reset passwords in Label Studio if you do.)
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"label-studio-account:{email}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def annotators_provision_label_studio(
+    *, annotator_ids: Iterable[int], client: LabelStudioClient | None = None
+) -> dict[int, LabelStudioAccount]:
+    """A Label Studio account (that can act as itself) for each active annotator
+    without one; idempotent. Returns the accounts by annotator id (leavers left out)."""
+    wanted = list(dict.fromkeys(annotator_ids))
+    accounts = {a.annotator_id: a for a in LabelStudioAccount.objects.filter(annotator_id__in=wanted)}
+    missing = list(
+        Annotator.objects.filter(
+            pk__in=[i for i in wanted if i not in accounts], status=AnnotatorStatus.ACTIVE
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not missing:
+        return accounts
+    with contextlib.ExitStack() as stack:
+        admin = client or stack.enter_context(label_studio_admin())
+        invite = invite_token(admin)
+        for annotator_id in missing:
+            email = annotator_ls_email(annotator_id=annotator_id)
+            login = register_annotator(admin.url, invite, email, _ls_password(email))
+            try:
+                with transaction.atomic():
+                    accounts[annotator_id] = LabelStudioAccount.objects.create(
+                        annotator_id=annotator_id,
+                        ls_user_id=login.user_id,
+                        email=email,
+                        routing_key=secrets.token_hex(16),
+                    )
+            except IntegrityError:  # provisioned concurrently: same LS user, one row
+                accounts[annotator_id] = LabelStudioAccount.objects.get(annotator_id=annotator_id)
+    return accounts
+
+
+def annotator_provision_label_studio(*, annotator_id: int) -> LabelStudioAccount | None:
+    return annotators_provision_label_studio(annotator_ids=[annotator_id]).get(annotator_id)
+
+
+def annotator_label_studio_login(*, annotator_id: int) -> AnnotatorLogin:
+    """The annotator's own Label Studio token (what an SSO hand-off would give them)."""
+    account = LabelStudioAccount.objects.get(annotator_id=annotator_id, is_active=True)
+    return login_token(settings.LABEL_STUDIO_URL, account.email, _ls_password(account.email))
+
+
+def accounts_deactivate_leavers(*, client: LabelStudioClient | None = None) -> int:
+    """Removes leavers and suspended annotators from the Label Studio organisation.
+    (Label Studio OSS cannot restore a membership: a rehired annotator needs a new
+    account, which ``annotators_provision_label_studio`` does not make yet.)"""
+    done = 0
+    with contextlib.ExitStack() as stack:
+        for account in selectors.accounts_of_leavers():
+            admin = client or stack.enter_context(label_studio_admin())
+            client = admin
+            deactivate_account(admin, account.ls_user_id)
+            LabelStudioAccount.objects.filter(pk=account.pk).update(is_active=False)
+            done += 1
+    return done
+
+
+def queues_ensure(
+    client: LabelStudioClient, *, shard: LabelStudioProject, accounts: Iterable[LabelStudioAccount]
+) -> dict[int, int]:
+    """Account id -> saved-view id of its queue in ``shard``, creating missing views."""
+    accounts = {a.pk: a for a in accounts}
+    have = dict(
+        LabelStudioQueue.objects.filter(ls_project=shard, account_id__in=accounts).values_list(
+            "account_id", "ls_view_id"
+        )
+    )
+    missing = [a for pk, a in accounts.items() if pk not in have]
+    if missing:
+        views = ensure_queue_views(client, shard.ls_project_id, [a.routing_key for a in missing])
+        LabelStudioQueue.objects.bulk_create(
+            [
+                LabelStudioQueue(account=a, ls_project=shard, ls_view_id=views[a.routing_key].id)
+                for a in missing
+            ],
+            ignore_conflicts=True,
+        )
+        have.update({a.pk: views[a.routing_key].id for a in missing})
+    return have
+
+
+# --------------------------------------------------------------------------- push
+
+
+@dataclass
+class PushOutcome:
+    project_id: int
+    pushed: int = 0
+    created: int = 0
+    found_existing: int = 0
+    skipped: int = 0
+    batches: int = 0
+    more_pending: bool = False
+    locked_out: bool = False
+
+
+@contextlib.contextmanager
+def _project_push_lock(project_id: int) -> Iterator[bool]:
+    """One pusher per project at a time (two could import the same assignment).
+    A PostgreSQL session lock: released when the process dies, too."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, project_id])
+        got = cursor.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, project_id])
+
+
+def _record_pushed(shard: LabelStudioProject, task_ids: dict[int, int], created: int) -> None:
+    """Stores each assignment's task id, and the shard's size and task-id bounds."""
+    if not task_ids:
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                values = ",".join(["(%s::bigint,%s::bigint)"] * len(task_ids))
+                params = [x for pair in task_ids.items() for x in pair]
+                cursor.execute(
+                    f"UPDATE {Assignment._meta.db_table} a SET ls_task_id = v.t "  # noqa: S608
+                    f"FROM (VALUES {values}) AS v(id, t) WHERE a.id = v.id",
+                    params,
+                )
+        else:
+            rows = [Assignment(pk=pk, ls_task_id=t) for pk, t in task_ids.items()]
+            Assignment.objects.bulk_update(rows, ["ls_task_id"], batch_size=500)
+        lo, hi = min(task_ids.values()), max(task_ids.values())
+        LabelStudioProject.objects.filter(pk=shard.pk).update(task_count=F("task_count") + created)
+        LabelStudioProject.objects.filter(pk=shard.pk, min_ls_task_id__isnull=True).update(
+            min_ls_task_id=lo, max_ls_task_id=hi
+        )
+        LabelStudioProject.objects.filter(pk=shard.pk).update(
+            max_ls_task_id=Greatest("max_ls_task_id", hi),
+        )
+        LabelStudioProject.objects.filter(pk=shard.pk, min_ls_task_id__gt=lo).update(min_ls_task_id=lo)
+
+
+def assignments_push(
+    *,
+    project_id: int,
+    limit: int = 50_000,
+    batch_size: int | None = None,
+    client: LabelStudioClient | None = None,
+) -> PushOutcome:
+    """Pushes up to ``limit`` open, unpushed assignments of a project to Label Studio:
+    one task per assignment, carrying the item's data, the assignment id and the
+    annotator's routing key; batches of ``LABEL_STUDIO_PUSH_BATCH``.
+
+    Never duplicates a task: before each import the shard's mark is raised past the
+    batch (committed), so after a crash anything at or below the mark that has no
+    task id here is first looked up in Label Studio by its assignment id.
+    """
+    outcome = PushOutcome(project_id=project_id)
+    batch_size = batch_size or settings.LABEL_STUDIO_PUSH_BATCH
+    with _project_push_lock(project_id) as got, contextlib.ExitStack() as stack:
+        if not got:
+            outcome.locked_out = True
+            return outcome
+        admin = client or stack.enter_context(label_studio_admin())
+        shards = project_provision_label_studio(project_id=project_id, client=admin)
+        after_id = 0
+        while outcome.pushed + outcome.skipped < limit:
+            rows = list(
+                selectors.assignments_unpushed(project_id=project_id)
+                .filter(id__gt=after_id)
+                .values_list("id", "annotator_id", "item__data", "item__external_id")[
+                    : min(batch_size, limit - outcome.pushed - outcome.skipped)
+                ]
+            )
+            if not rows:
+                break
+            after_id = rows[-1][0]
+            accounts = annotators_provision_label_studio(annotator_ids={r[1] for r in rows}, client=admin)
+            accounts = {k: a for k, a in accounts.items() if a.is_active}
+            sendable = [r for r in rows if r[1] in accounts]
+            outcome.skipped += len(rows) - len(sendable)  # leavers: the sweep revokes their work
+            if not sendable:
+                continue
+            shard = shards[-1]
+            if shard.task_count + len(sendable) > settings.LABEL_STUDIO_SHARD_TASKS:
+                shard = _shard_create(
+                    admin, project=DatasetProject.objects.get(pk=project_id), shard=shard.shard + 1
+                )
+                shards.append(shard)
+            pushed = _push_batch(admin, shards, shard, sendable, accounts)
+            outcome.batches += 1
+            outcome.pushed += len(sendable)
+            outcome.created += pushed
+            outcome.found_existing += len(sendable) - pushed
+            shard.refresh_from_db()
+            queues_ensure(admin, shard=shard, accounts={accounts[r[1]] for r in sendable})
+        outcome.more_pending = (
+            selectors.assignments_unpushed(project_id=project_id).filter(id__gt=after_id).exists()
+        )
+    return outcome
+
+
+def _push_batch(client, shards, shard, rows, accounts) -> int:
+    """One batch; returns how many tasks were created (the rest already existed)."""
+    mark = max(s.pushed_through_assignment_id for s in shards)
+    found: dict[int, tuple[LabelStudioProject, int]] = {}
+    maybe_sent = [r[0] for r in rows if r[0] <= mark]
+    if maybe_sent:  # a push died after Label Studio took these: find, never re-import
+        for candidate in shards:
+            for assignment_id, task_id in find_tasks(client, candidate.ls_project_id, maybe_sent).items():
+                found.setdefault(int(assignment_id), (candidate, task_id))
+    to_send = [r for r in rows if r[0] not in found]
+    if to_send:
+        LabelStudioProject.objects.filter(pk=shard.pk).update(
+            pushed_through_assignment_id=Greatest("pushed_through_assignment_id", max(r[0] for r in to_send))
+        )
+        specs = [
+            TaskSpec(
+                assignment_id=assignment_id,
+                route_key=accounts[annotator_id].routing_key,
+                data=data if isinstance(data, dict) else {"value": data},
+                item_id=external_id,
+            )
+            for assignment_id, annotator_id, data, external_id in to_send
+        ]
+        pushed = push_tasks(client, shard.ls_project_id, specs, batch_size=len(specs), check_existing=False)
+        _record_pushed(shard, {p.assignment_id: p.task_id for p in pushed}, created=len(pushed))
+    by_shard: dict[int, dict[int, int]] = {}
+    for assignment_id, (candidate, task_id) in found.items():
+        by_shard.setdefault(candidate.pk, {})[assignment_id] = task_id
+    for candidate in shards:
+        if candidate.pk in by_shard:
+            _record_pushed(candidate, by_shard[candidate.pk], created=0)
+    return len(to_send)
+
+
+def assignments_withdraw_label_studio(*, limit: int = 1000, client: LabelStudioClient | None = None) -> int:
+    """Expired and revoked assignments leave their annotator's queue: any annotation
+    already made on the task is fetched first (and kept, flagged), then the task is
+    deleted from Label Studio and ``ls_task_id`` cleared."""
+    ended = list(
+        selectors.assignments_ended_in_label_studio().values_list("id", "project_id", "ls_task_id")[:limit]
+    )
+    if not ended:
+        return 0
+    with contextlib.ExitStack() as stack:
+        admin = client or stack.enter_context(label_studio_admin())
+        by_project: dict[int, list[tuple[int, int]]] = {}
+        for assignment_id, project_id, task_id in ended:
+            by_project.setdefault(project_id, []).append((assignment_id, task_id))
+        for project_id, pairs in by_project.items():
+            _reconcile_tasks(admin, project_id=project_id, task_ids=[t for _, t in pairs])
+            for assignment_id, task_id in pairs:
+                with contextlib.suppress(LabelStudioNotFound):
+                    delete_task(admin, task_id)
+                Assignment.objects.filter(pk=assignment_id, ls_task_id=task_id).update(ls_task_id=None)
+    return len(ended)
+
+
+# --------------------------------------------------------------------------- back
+
+
+@dataclass
+class IngestOutcome:
+    created: int = 0
+    updated: int = 0
+    flagged: int = 0
+    unknown: int = 0
+    submitted: int = 0
+    deleted: int = 0
+    reopened: int = 0
+    submitted_ids: list[int] = field(default_factory=list)
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def annotations_ingest(
+    *, ls_project_id: int | None, annotations: Iterable[LSAnnotation], via: str = "webhook"
+) -> IngestOutcome:
+    """Records annotations from Label Studio against their assignments.
+
+    An annotation counts only when its Label Studio user is the assignee's account,
+    it was not skipped, the assignment is live and has no counted annotation yet;
+    otherwise it is kept, flagged, with the reason. A counted one submits an open
+    assignment. One already recorded (same Label Studio id) is updated in place
+    (ANNOTATION_UPDATED, or a reconciliation that runs twice): never duplicated.
+    """
+    outcome = IngestOutcome()
+    annotations = list(annotations)
+    if not annotations:
+        return outcome
+    shard = None
+    if ls_project_id is not None:
+        shard = LabelStudioProject.objects.filter(ls_project_id=ls_project_id).first()
+        if shard is None:
+            outcome.unknown = len(annotations)
+            return outcome
+    with transaction.atomic():
+        by_id_wanted = {_as_int(a.assignment_id) for a in annotations} - {None}
+        by_task_wanted = {a.task_id for a in annotations if _as_int(a.assignment_id) is None}
+        qs = Assignment.objects.select_for_update().order_by("id")
+        if shard is not None:
+            qs = qs.filter(project_id=shard.project_id)
+        assignments = {a.pk: a for a in qs.filter(pk__in=by_id_wanted)}
+        by_task = (
+            {a.ls_task_id: a for a in qs.filter(ls_task_id__in=by_task_wanted)} if by_task_wanted else {}
+        )
+        existing = {
+            a.ls_annotation_id: a
+            for a in Annotation.objects.select_for_update().filter(
+                ls_annotation_id__in=[a.id for a in annotations]
+            )
+        }
+        users = dict(
+            LabelStudioAccount.objects.filter(
+                ls_user_id__in={a.completed_by for a in annotations if a.completed_by is not None}
+            ).values_list("ls_user_id", "annotator_id")
+        )
+        live = {a.pk for a in assignments.values()} | {a.pk for a in by_task.values()}
+        counted = set(
+            Annotation.objects.filter(
+                assignment_id__in=live, flagged=False, deleted_at__isnull=True
+            ).values_list("assignment_id", flat=True)
+        )
+        to_submit: dict[int, datetime] = {}
+        for ann in annotations:
+            aid = _as_int(ann.assignment_id)
+            assignment = assignments.get(aid) if aid is not None else by_task.get(ann.task_id)
+            row = existing.get(ann.id)
+            if row is not None:
+                row.result, row.lead_time_s, row.ls_updated_at = ann.result, ann.lead_time, ann.updated_at
+                row.was_cancelled = ann.was_cancelled
+                row.save(update_fields=["result", "lead_time_s", "ls_updated_at", "was_cancelled"])
+                outcome.updated += 1
+                continue
+            if assignment is None:
+                outcome.unknown += 1
+                logger.warning("Label Studio annotation %s answers no assignment of ours", ann.id)
+                continue
+            annotator_id = users.get(ann.completed_by)
+            reason = ""
+            if annotator_id is None:
+                reason = "made by a Label Studio user who is not one of our annotators"
+            elif annotator_id != assignment.annotator_id:
+                reason = "made by someone other than the assignee"
+            elif ann.was_cancelled:
+                reason = "skipped in Label Studio"
+            elif assignment.state not in (AssignmentState.OPEN, AssignmentState.SUBMITTED):
+                reason = f"assignment {assignment.state} before the annotation arrived"
+            elif assignment.pk in counted:
+                reason = "the assignment already has a counted annotation"
+            Annotation.objects.create(
+                ls_annotation_id=ann.id,
+                ls_task_id=ann.task_id,
+                assignment=assignment,
+                project_id=assignment.project_id,
+                item_id=assignment.item_id,
+                annotator_id=annotator_id,
+                ls_user_id=ann.completed_by,
+                result=ann.result,
+                lead_time_s=ann.lead_time,
+                was_cancelled=ann.was_cancelled,
+                flagged=bool(reason),
+                flag_reason=reason[:200],
+                ls_created_at=ann.created_at,
+                ls_updated_at=ann.updated_at,
+                received_via=via,
+            )
+            outcome.created += 1
+            if reason:
+                outcome.flagged += 1
+                continue
+            counted.add(assignment.pk)
+            if assignment.state == AssignmentState.OPEN:
+                to_submit[assignment.pk] = ann.created_at or timezone.now()
+        for pk, when in to_submit.items():
+            outcome.submitted += Assignment.objects.filter(pk=pk, state=AssignmentState.OPEN).update(
+                state=AssignmentState.SUBMITTED, submitted_at=when
+            )
+        outcome.submitted_ids = list(to_submit)
+        if to_submit:
+            transaction.on_commit(lambda ids=list(to_submit): _assignments_submitted(assignment_ids=ids))
+    return outcome
+
+
+def _assignments_submitted(*, assignment_ids: list[int]) -> None:
+    """The one place quality control hears that assignments got their counted
+    annotation (``qianbiao.quality.services.item_decide(item_id=…)`` when it exists)."""
+    try:
+        from qianbiao.quality import services as quality_services  # noqa: PLC0415
+    except ImportError:
+        return
+    decide: Callable | None = getattr(quality_services, "item_decide", None)
+    if decide is None:
+        return
+    for item_id in set(Assignment.objects.filter(pk__in=assignment_ids).values_list("item_id", flat=True)):
+        decide(item_id=item_id)
+
+
+def annotations_delete(*, ls_annotation_ids: Iterable[int]) -> IngestOutcome:
+    """Annotations deleted in Label Studio: kept here with ``deleted_at``; an assignment
+    whose counted annotation went is open again (its task is back in the queue)."""
+    outcome = IngestOutcome()
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Annotation.objects.select_for_update().filter(
+                ls_annotation_id__in=list(ls_annotation_ids), deleted_at__isnull=True
+            )
+        )
+        reopen = [r.assignment_id for r in rows if not r.flagged and r.assignment_id is not None]
+        Annotation.objects.filter(pk__in=[r.pk for r in rows]).update(deleted_at=now)
+        outcome.deleted = len(rows)
+        outcome.reopened = Assignment.objects.filter(pk__in=reopen, state=AssignmentState.SUBMITTED).update(
+            state=AssignmentState.OPEN, submitted_at=None
+        )
+    return outcome
+
+
+def _annotation_json(ann: LSAnnotation) -> dict:
+    data = asdict(ann)
+    for key in ("created_at", "updated_at"):
+        data[key] = data[key].isoformat() if data[key] else None
+    return data
+
+
+def _annotation_from_json(data: dict) -> LSAnnotation:
+    data = dict(data)
+    for key in ("created_at", "updated_at"):
+        data[key] = datetime.fromisoformat(data[key]) if data.get(key) else None
+    return LSAnnotation(**data)
+
+
+def webhook_record(*, event: WebhookEvent) -> LabelStudioEvent | None:
+    """Records a parsed delivery (nothing of the raw payload) and enqueues its ingestion."""
+    if event.action not in ANNOTATION_ACTIONS:
+        return None
+    from workers.labelstudio import enqueue_ingest  # noqa: PLC0415 - keeps Celery out of import time
+
+    with transaction.atomic():
+        row = LabelStudioEvent.objects.create(
+            action=event.action,
+            ls_project_id=event.project_id,
+            annotations=[_annotation_json(a) for a in event.annotations],
+            deleted_annotation_ids=list(event.deleted_annotation_ids),
+        )
+        enqueue_ingest([row.pk])
+    return row
+
+
+def events_ingest(*, event_ids: Iterable[int]) -> IngestOutcome:
+    """Ingests recorded webhook deliveries not yet processed (a second run skips them)."""
+    total = IngestOutcome()
+    for event_id in event_ids:
+        with transaction.atomic():
+            event = (
+                LabelStudioEvent.objects.select_for_update(skip_locked=True)
+                .filter(pk=event_id, processed_at__isnull=True)
+                .first()
+            )
+            if event is None:
+                continue
+            if event.action == "ANNOTATIONS_DELETED":
+                part = annotations_delete(ls_annotation_ids=event.deleted_annotation_ids)
+            else:
+                part = annotations_ingest(
+                    ls_project_id=event.ls_project_id,
+                    annotations=[_annotation_from_json(a) for a in event.annotations],
+                    via="webhook",
+                )
+            event.processed_at = timezone.now()
+            event.save(update_fields=["processed_at"])
+        for name in ("created", "updated", "flagged", "unknown", "submitted", "deleted", "reopened"):
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+    return total
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
+def _reconcile_tasks(client: LabelStudioClient, *, project_id: int, task_ids: list[int]) -> IngestOutcome:
+    total = IngestOutcome()
+    shards = selectors.project_shards(project_id=project_id)
+    per_shard: dict[int, list[int]] = {}
+    for task_id in task_ids:
+        shard = selectors.shard_for_task(shards=shards, ls_task_id=task_id)
+        if shard is not None:
+            per_shard.setdefault(shard.ls_project_id, []).append(task_id)
+    for ls_project_id, ids in per_shard.items():
+        for start in range(0, len(ids), EXPORT_CHUNK):
+            chunk = ids[start : start + EXPORT_CHUNK]
+            part = annotations_ingest(
+                ls_project_id=ls_project_id,
+                annotations=export_annotations(client, ls_project_id, chunk),
+                via="reconcile",
+            )
+            for name in ("created", "updated", "flagged", "unknown", "submitted"):
+                setattr(total, name, getattr(total, name) + getattr(part, name))
+    return total
+
+
+def project_reconcile_label_studio(
+    *, project_id: int, client: LabelStudioClient | None = None
+) -> IngestOutcome:
+    """Fetches, through the export endpoint, the annotations of every task whose
+    assignment is still open here (500 task ids per call), so that whatever was
+    made while the webhook or Qianbiao was down arrives. Idempotent."""
+    task_ids = list(
+        Assignment.objects.filter(project_id=project_id, state=AssignmentState.OPEN, ls_task_id__isnull=False)
+        .order_by("ls_task_id")
+        .values_list("ls_task_id", flat=True)
+    )
+    if not task_ids:
+        return IngestOutcome()
+    with contextlib.ExitStack() as stack:
+        admin = client or stack.enter_context(label_studio_admin())
+        return _reconcile_tasks(admin, project_id=project_id, task_ids=task_ids)
+
+
+__all__ = [
+    "LabelStudioError",
+    "accounts_deactivate_leavers",
+    "annotations_delete",
+    "annotations_ingest",
+    "annotator_label_studio_login",
+    "annotator_provision_label_studio",
+    "annotators_provision_label_studio",
+    "assignments_push",
+    "assignments_withdraw_label_studio",
+    "events_ingest",
+    "project_provision_label_studio",
+    "project_reconcile_label_studio",
+    "webhook_record",
+]

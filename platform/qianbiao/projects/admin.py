@@ -1,0 +1,346 @@
+"""Admin for dataset projects and their work.
+
+Assignments and runs are read-only here: they are the distributor's record, and
+every change to them goes through a service that keeps the invariants. Tables
+that reach millions of rows (items, assignments) never count themselves in
+full for a page, and foreign keys to 20,000 annotators are raw ids, never
+dropdowns.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .explain import assignment_explain
+from .lifecycle import project_set_status
+from .models import (
+    AnnotatorStanding,
+    Assignment,
+    DatasetProject,
+    DistributionRun,
+    Item,
+    ItemState,
+    ProjectStatus,
+)
+from .progress import project_progress
+
+
+class EstimatedCountPaginator(Paginator):
+    """An unfiltered list of a big table shows PostgreSQL's estimate of its size
+    instead of counting millions of rows for every page."""
+
+    @cached_property
+    def count(self) -> int:
+        query = getattr(self.object_list, "query", None)
+        if connection.vendor == "postgresql" and query is not None and not query.where:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE relname = %s",
+                    [self.object_list.model._meta.db_table],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > 100_000:
+                return int(row[0])
+        return super().count
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+def _item_counts(obj: DatasetProject) -> dict[str, int]:
+    """Ordinary items per state, one index-only query per project, cached on the row."""
+    cached = getattr(obj, "_item_counts", None)
+    if cached is None:
+        cached = {state: 0 for state in ItemState.values}
+        rows = (
+            Item.objects.filter(project=obj, is_gold=False)
+            .values_list("state")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        cached.update(dict(rows))
+        obj._item_counts = cached
+    return cached
+
+
+@admin.register(DatasetProject)
+class DatasetProjectAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "client",
+        "status",
+        "priority",
+        "overlap",
+        "pending",
+        "assigned",
+        "annotated",
+        "accepted",
+        "deadline",
+    )
+    list_filter = ("status", "domain", "task_type", "min_grade")
+    list_editable = ("priority",)
+    search_fields = ("name", "client__name")
+    raw_id_fields = ("client",)
+    readonly_fields = ("created_at", "progress")
+    actions = ("pause", "resume", "distribute_now")
+    fieldsets = (
+        (None, {"fields": ("client", "name", "domain", "task_type", "label_config", "status", "priority")}),
+        (
+            _("Distribution"),
+            {
+                "fields": (
+                    "overlap",
+                    "gold_ratio",
+                    "agreement_threshold",
+                    "daily_quota",
+                    "open_cap",
+                    "assignment_ttl_hours",
+                    "deadline",
+                )
+            },
+        ),
+        (
+            _("Who may work on it"),
+            {
+                "fields": (
+                    "min_grade",
+                    "min_skill_proficiency",
+                    "required_language",
+                    "min_language_proficiency",
+                )
+            },
+        ),
+        (_("Progress"), {"fields": ("progress", "created_at")}),
+    )
+
+    @admin.display(description=_("pending"))
+    def pending(self, obj: DatasetProject) -> int:
+        return _item_counts(obj)[ItemState.PENDING]
+
+    @admin.display(description=_("assigned"))
+    def assigned(self, obj: DatasetProject) -> int:
+        return _item_counts(obj)[ItemState.ASSIGNED]
+
+    @admin.display(description=_("annotated"))
+    def annotated(self, obj: DatasetProject) -> int:
+        return _item_counts(obj)[ItemState.ANNOTATED] + _item_counts(obj)[ItemState.REVIEW]
+
+    @admin.display(description=_("accepted"))
+    def accepted(self, obj: DatasetProject) -> int:
+        return _item_counts(obj)[ItemState.ACCEPTED]
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: DatasetProject) -> str:
+        if obj.pk is None:
+            return "—"
+        p = project_progress(project=obj)
+        items = ", ".join(f"{ItemState(k).label}: {v}" for k, v in p.items_by_state.items())
+        work = ", ".join(f"{k}: {v}" for k, v in p.assignments_by_state.items())
+        return format_html(
+            "{}<br>{}: {}<br>{}: {}<br>{}: {}",
+            _("%(n)d ordinary items") % {"n": p.items_total},
+            _("items"),
+            items,
+            _("gold items"),
+            p.gold_items,
+            _("assignments"),
+            work,
+        )
+
+    @admin.action(description=_("Pause the selected projects"))
+    def pause(self, request: HttpRequest, queryset) -> None:
+        changed = 0
+        for project in queryset.filter(status=ProjectStatus.ACTIVE):
+            project_set_status(project=project, status=ProjectStatus.PAUSED)
+            changed += 1
+        self.message_user(
+            request,
+            ngettext("%d project paused.", "%d projects paused.", changed) % changed,
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Resume the selected projects"))
+    def resume(self, request: HttpRequest, queryset) -> None:
+        changed = 0
+        # Saving an active project enqueues its distribution (projects.receivers).
+        for project in queryset.exclude(status=ProjectStatus.ACTIVE):
+            project_set_status(project=project, status=ProjectStatus.ACTIVE)
+            changed += 1
+        self.message_user(
+            request,
+            ngettext("%d project resumed.", "%d projects resumed.", changed) % changed,
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Distribute the selected projects now"))
+    def distribute_now(self, request: HttpRequest, queryset) -> None:
+        from workers import enqueue
+
+        active = list(queryset.filter(status=ProjectStatus.ACTIVE).values_list("pk", flat=True))
+        for project_id in active:
+            enqueue.distribute_project(project_id)
+        skipped = queryset.count() - len(active)
+        self.message_user(
+            request,
+            _("Distribution enqueued for %(n)d project(s); %(skipped)d not active, skipped.")
+            % {"n": len(active), "skipped": skipped},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(Item)
+class ItemAdmin(ReadOnlyAdmin):
+    """Items arrive through the import service; here they are looked at, and
+    any (item, annotator) decision can be explained."""
+
+    list_display = ("id", "external_id", "project", "state", "is_gold", "created_at")
+    list_filter = ("state", "is_gold", "project")
+    search_fields = ("=external_id",)
+    list_select_related = ("project",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    readonly_fields = (
+        "project",
+        "external_id",
+        "data",
+        "is_gold",
+        "gold_answer",
+        "state",
+        "created_at",
+        "links",
+    )
+
+    @admin.display(description=_("work"))
+    def links(self, obj: Item) -> str:
+        assignments = reverse("admin:projects_assignment_changelist") + f"?item__id__exact={obj.pk}"
+        explain = reverse("admin:projects_item_explain", args=[obj.pk])
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            assignments,
+            _("assignments of this item"),
+            explain,
+            _("explain for an annotator"),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:item_id>/explain/",
+                self.admin_site.admin_view(self.explain_view),
+                name="projects_item_explain",
+            )
+        ] + super().get_urls()
+
+    def explain_view(self, request: HttpRequest, item_id: int):
+        """Why did (or didn't) annotator X get this item: ?annotator=<id>."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        item = get_object_or_404(Item, pk=item_id)
+        explanation = None
+        raw = request.GET.get("annotator", "").strip()
+        error = ""
+        if raw:
+            from qianbiao.workforce.models import Annotator
+
+            annotator = Annotator.objects.filter(pk=raw).first() if raw.isdigit() else None
+            annotator = annotator or Annotator.objects.filter(code=raw).first()
+            if annotator is None:
+                error = _("No annotator with id or number %(raw)s.") % {"raw": raw}
+            else:
+                explanation = assignment_explain(item_id=item.pk, annotator_id=annotator.pk).as_text()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Why did an annotator get item %(item)s?") % {"item": item},
+            "item": item,
+            "annotator": raw,
+            "explanation": explanation,
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/projects/item/explain.html", context)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "item",
+        "annotator",
+        "project",
+        "slot",
+        "is_gold",
+        "state",
+        "load_at_decision",
+        "run",
+        "assigned_at",
+        "expires_at",
+        "ended_at",
+    )
+    list_filter = ("state", "is_gold", "project")
+    search_fields = ("=annotator__code", "=item__external_id")
+    list_select_related = ("item", "annotator", "project")
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    readonly_fields = ("explanation",)
+
+    @admin.display(description=_("why this annotator got this item"))
+    def explanation(self, obj: Assignment) -> str:
+        return format_html(
+            "<pre>{}</pre>", assignment_explain(item_id=obj.item_id, annotator_id=obj.annotator_id).as_text()
+        )
+
+
+@admin.register(DistributionRun)
+class DistributionRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "project",
+        "started_at",
+        "finished_at",
+        "eligible_annotators",
+        "assignments_created",
+        "rule",
+    )
+    list_filter = ("project",)
+    list_select_related = ("project",)
+
+
+@admin.register(AnnotatorStanding)
+class AnnotatorStandingAdmin(admin.ModelAdmin):
+    """Quality control pauses an annotator in a project here; saving a pause
+    takes their open work in that project back at once (projects.receivers)."""
+
+    list_display = ("annotator", "project", "quality_score", "paused", "paused_reason", "paused_at")
+    list_filter = ("paused", "project")
+    search_fields = ("=annotator__code",)
+    raw_id_fields = ("annotator", "project")
+    readonly_fields = ("paused_at",)
+    list_select_related = ("annotator", "project")
+
+    def save_model(self, request, obj: AnnotatorStanding, form, change) -> None:
+        if obj.paused and obj.paused_at is None:
+            obj.paused_at = timezone.now()
+        if not obj.paused:
+            obj.paused_at = None
+        super().save_model(request, obj, form, change)

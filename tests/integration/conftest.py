@@ -1,0 +1,73 @@
+"""A real Label Studio for the adapter's integration tests, started once per session from
+the data-dir template on a free port in 58100–58199 (``python -m annotation.server``)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+
+from annotation import server
+from annotation.accounts import invite_token, register_annotator
+from annotation.client import connect
+from annotation.label_configs import text_classification
+from annotation.projects import create_project, delete_project
+
+PORTS = (
+    int(os.environ.get("QIANBIAO_TEST_LS_PORT_MIN", "58100")),
+    int(os.environ.get("QIANBIAO_TEST_LS_PORT_MAX", "58199")),
+)
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory):
+    """The running server (``.url``, ``.token``); stopped and its data dir removed at the end."""
+    server.ensure_template()  # installs Label Studio too, when bin/test did not already
+    data_dir = tmp_path_factory.mktemp("label-studio") / "data"
+    instance = server.server_from_template(server.free_port(*PORTS), data_dir)
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
+def ls_admin(label_studio):
+    with connect(label_studio.url, label_studio.token) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def ls_invite(label_studio):
+    with connect(label_studio.url, label_studio.token) as client:
+        return invite_token(client)
+
+
+_serial = itertools.count(1)
+
+
+@pytest.fixture
+def ls_annotator(label_studio, ls_invite):
+    """Registers a new annotator (own token) and returns (login, client)."""
+    clients = []
+
+    def make(name: str | None = None):
+        email = f"{name or 'annotator'}-{os.getpid()}-{next(_serial)}@annotators.qianbiao.test"
+        login = register_annotator(label_studio.url, ls_invite, email, "test-password-8chars")
+        client = connect(label_studio.url, login.token)
+        clients.append(client)
+        return login, client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def ls_project(ls_admin):
+    """A fresh text-classification project (data key ``text``), deleted afterwards."""
+    created = create_project(ls_admin, f"test project {next(_serial)}", text_classification(["正面", "负面"]))
+    yield created
+    delete_project(ls_admin, created.id)

@@ -1,0 +1,83 @@
+"""Account provisioning, per-annotator tokens and deactivation on a real Label Studio."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from annotation.accounts import (
+    deactivate_account,
+    list_accounts,
+    login_token,
+    provision_accounts,
+    register_annotator,
+)
+from annotation.annotations import create_annotation, list_annotations
+from annotation.errors import LabelStudioError, LabelStudioNotFound
+from annotation.projects import get_project
+from annotation.queues import ensure_queue_view, next_task
+from annotation.tasks import push_tasks
+from annotation.types import AccountSpec, TaskSpec
+
+pytestmark = pytest.mark.integration
+
+CHOICE = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["正面"]}}]
+
+
+def test_provisioning_twice_creates_each_account_once(ls_admin):
+    specs = [AccountSpec(email=f"Bulk{i}-{os.getpid()}@annotators.qianbiao.test") for i in range(5)]
+    before = len(list_accounts(ls_admin))
+    first = provision_accounts(ls_admin, specs)
+    assert [a.created for a in first] == [True] * 5
+    assert [a.email for a in first] == [s.email.lower() for s in specs]
+    second = provision_accounts(ls_admin, specs + specs[:2])
+    assert [a.created for a in second] == [False] * 7
+    assert [a.id for a in second[:5]] == [a.id for a in first]
+    assert len(list_accounts(ls_admin)) == before + 5
+
+
+def test_provisioned_accounts_belong_to_the_organisation(ls_admin):
+    (account,) = provision_accounts(
+        ls_admin, [AccountSpec(email=f"org-{os.getpid()}@annotators.qianbiao.test")]
+    )
+    user = ls_admin.get_json(f"/api/users/{account.id}/")
+    assert user["active_organization"] == ls_admin.get_json("/api/current-user/whoami")["active_organization"]
+
+
+def test_an_annotator_registers_once_and_gets_their_own_token(label_studio, ls_invite, ls_admin):
+    email = f"self-{os.getpid()}@annotators.qianbiao.test"
+    first = register_annotator(label_studio.url, ls_invite, email, "a-password-of-mine")
+    again = register_annotator(label_studio.url, ls_invite, email, "a-password-of-mine")
+    assert first.created and not again.created
+    assert (again.user_id, again.token) == (first.user_id, first.token)
+    assert first.token != label_studio.token
+    assert login_token(label_studio.url, email, "a-password-of-mine").token == first.token
+    with pytest.raises(LabelStudioError):
+        login_token(label_studio.url, email, "not-the-password")
+    assert sum(a.id == first.user_id for a in list_accounts(ls_admin)) == 1
+
+
+def test_signup_needs_the_invite_token(label_studio):
+    with pytest.raises(LabelStudioError):
+        register_annotator(label_studio.url, "wrong-token", "stranger@example.test", "a-password-of-mine")
+
+
+def test_a_deactivated_annotator_can_no_longer_work(ls_admin, ls_project, ls_annotator):
+    login, annotator = ls_annotator("leaver")
+    view = ensure_queue_view(ls_admin, ls_project.id, "leaver-route")
+    (pushed,) = push_tasks(
+        ls_admin, ls_project.id, [TaskSpec(assignment_id=1, route_key="leaver-route", data={"text": "x"})]
+    )
+    assert get_project(annotator, ls_project.id).id == ls_project.id
+    assert deactivate_account(ls_admin, login.user_id) is True
+    assert deactivate_account(ls_admin, login.user_id) is False  # idempotent
+    with pytest.raises(LabelStudioNotFound):
+        get_project(annotator, ls_project.id)
+    with pytest.raises(LabelStudioError) as caught:
+        next_task(annotator, ls_project.id, view.id)
+    assert caught.value.status in (403, 404)
+    assert annotator.get_json("/api/projects/")["count"] == 0
+    with pytest.raises(LabelStudioError):
+        create_annotation(annotator, pushed.task_id, CHOICE)
+    assert list_annotations(ls_admin, pushed.task_id) == []

@@ -1,0 +1,215 @@
+"""The platform side of the Label Studio backend on a real Label Studio and PostgreSQL:
+provisioning, push (and a push that dies half-way), annotators labelling their own
+queues, webhooks into a live server, flagging, reconciliation, withdrawal."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Count
+
+from annotation.annotations import create_annotation
+from annotation.client import connect
+from annotation.queues import next_task
+from annotation.tasks import iter_tasks
+from annotation.webhooks import SECRET_HEADER, list_webhooks
+from qianbiao.annotations import selectors, services
+from qianbiao.annotations.models import Annotation, LabelStudioAccount, LabelStudioEvent, LabelStudioQueue
+from qianbiao.projects.models import Assignment, AssignmentState
+from tests.labelstudio.conftest import choice, make_work
+
+pytestmark = pytest.mark.integration
+
+
+def label_own_queue(settings, annotator, *, project, lead_time: float) -> list[int]:
+    """The annotator, with their own token, labels every task of their queue via /next?view=."""
+    login = services.annotator_label_studio_login(annotator_id=annotator.pk)
+    queue = (  # the first shard's queue
+        LabelStudioQueue.objects.filter(account__annotator=annotator, ls_project__project=project)
+        .order_by("ls_project__shard")
+        .first()
+    )
+    done = []
+    with connect(settings.LABEL_STUDIO_URL, login.token) as me:
+        while (task := next_task(me, queue.ls_project.ls_project_id, queue.ls_view_id)) is not None:
+            create_annotation(me, task.id, choice("正面"), lead_time=lead_time)
+            done.append(task.id)
+            assert len(done) < 100, "the queue never empties"
+    return done
+
+
+def ls_tasks_by_assignment(admin, project) -> dict[int, int]:
+    """Assignment id -> number of Label Studio tasks carrying it, over every shard."""
+    counts: dict[int, int] = {}
+    for shard in selectors.project_shards(project_id=project.pk):
+        for task in iter_tasks(admin, shard.ls_project_id):
+            counts[task.assignment_id] = counts.get(task.assignment_id, 0) + 1
+    return counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_annotators_label_their_queues_and_webhooks_land_on_the_right_assignment(
+    ls_settings, ls_admin, live_server
+):
+    ls_settings.LABEL_STUDIO_WEBHOOK_URL = f"{live_server.url}/hooks/label-studio/"
+    project, (ann_a, ann_b), assignments = make_work(annotators=2, items=6)
+    services.project_provision_label_studio(project_id=project.pk)
+    [hook] = [w for w in list_webhooks(ls_admin) if w.project_id == project.ls_projects.get().ls_project_id]
+    assert hook.url == ls_settings.LABEL_STUDIO_WEBHOOK_URL
+
+    outcome = services.assignments_push(project_id=project.pk)
+    assert (outcome.pushed, outcome.created) == (6, 6)
+    accounts = {a.annotator_id: a for a in LabelStudioAccount.objects.all()}
+    assert set(accounts) == {ann_a.pk, ann_b.pk}
+    assert all(a.email.endswith("@annotators.qianbiao.invalid") for a in accounts.values())
+
+    labelled_a = label_own_queue(ls_settings, ann_a, project=project, lead_time=12.5)
+    labelled_b = label_own_queue(ls_settings, ann_b, project=project, lead_time=7.0)
+    for x in assignments:
+        x.refresh_from_db()
+    mine = {p: {x.ls_task_id for x in assignments if x.annotator_id == p} for p in (ann_a.pk, ann_b.pk)}
+    assert sorted(labelled_a) == sorted(mine[ann_a.pk]) and len(labelled_a) == 3
+    assert sorted(labelled_b) == sorted(mine[ann_b.pk]) and len(labelled_b) == 3
+
+    # Label Studio delivered each annotation to live_server while it was made: recorded, not yet ingested.
+    assert LabelStudioEvent.objects.filter(processed_at__isnull=True).count() == 6
+    services.events_ingest(event_ids=selectors.events_pending())
+    assert not selectors.events_pending()
+    for x in assignments:
+        x.refresh_from_db()
+        counted = Annotation.objects.get(assignment=x)
+        assert x.state == AssignmentState.SUBMITTED and x.submitted_at is not None
+        assert counted.annotator_id == x.annotator_id and not counted.flagged
+        assert counted.ls_task_id == x.ls_task_id
+        assert counted.lead_time_s == (12.5 if x.annotator_id == ann_a.pk else 7.0)
+        assert counted.received_via == "webhook"
+        assert counted.result == choice("正面")
+
+    # B annotates a task routed to A (anyone may post in Label Studio OSS): kept, flagged, not counted.
+    theirs = next(x for x in assignments if x.annotator_id == ann_a.pk)
+    login_b = services.annotator_label_studio_login(annotator_id=ann_b.pk)
+    with connect(ls_settings.LABEL_STUDIO_URL, login_b.token) as b:
+        create_annotation(b, theirs.ls_task_id, choice("负面"), lead_time=3.0)
+    services.events_ingest(event_ids=selectors.events_pending())
+    flagged = Annotation.objects.get(assignment=theirs, annotator=ann_b)
+    assert flagged.flagged and "assignee" in flagged.flag_reason and not flagged.counts
+    assert Annotation.objects.filter(assignment=theirs, flagged=False).get().annotator_id == ann_a.pk
+    # Every annotation is on the right assignment: one counted per assignment, by its assignee.
+    assert Annotation.objects.count() == 7
+    per = Annotation.objects.filter(flagged=False).values("assignment").annotate(n=Count("id"))
+    assert sorted(r["n"] for r in per) == [1] * 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhook_view_refuses_a_delivery_without_the_secret(ls_settings, client):
+    body = b'{"action": "ANNOTATION_CREATED", "annotation": {"id": 1, "task": 1}}'
+    assert client.post("/hooks/label-studio/", body, content_type="application/json").status_code == 403
+    wrong = {f"HTTP_{SECRET_HEADER.upper().replace('-', '_')}": "not-the-secret"}
+    assert (
+        client.post("/hooks/label-studio/", body, content_type="application/json", **wrong).status_code == 403
+    )
+    assert not LabelStudioEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_reconciliation_brings_in_what_the_webhook_missed_and_twice_creates_nothing(ls_settings):
+    # The webhook points at a closed port: Label Studio's deliveries go nowhere.
+    project, people, assignments = make_work(annotators=3, items=9)
+    services.assignments_push(project_id=project.pk)
+    for person in people:
+        label_own_queue(ls_settings, person, project=project, lead_time=4.25)
+    assert not Annotation.objects.exists() and not LabelStudioEvent.objects.exists()
+
+    first = services.project_reconcile_label_studio(project_id=project.pk)
+    assert (first.created, first.flagged, first.submitted) == (9, 0, 9)
+    for x in assignments:
+        x.refresh_from_db()
+        row = Annotation.objects.get(assignment=x)
+        assert x.state == AssignmentState.SUBMITTED
+        assert (row.annotator_id, row.lead_time_s, row.received_via) == (x.annotator_id, 4.25, "reconcile")
+
+    # Nothing open any more: a second run exports nothing; re-ingesting the same export updates only.
+    assert services.project_reconcile_label_studio(project_id=project.pk).created == 0
+    Assignment.objects.filter(pk__in=[x.pk for x in assignments]).update(state=AssignmentState.OPEN)
+    again = services.project_reconcile_label_studio(project_id=project.pk)
+    assert (again.created, again.updated) == (0, 9)
+    assert Annotation.objects.count() == 9
+
+
+@pytest.mark.django_db
+def test_a_push_killed_half_way_and_run_again_leaves_one_task_per_assignment(
+    ls_settings, ls_admin, monkeypatch
+):
+    project, _, assignments = make_work(annotators=4, items=25)
+    real = services._record_pushed
+    calls = {"n": 0}
+
+    def dies_on_second_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # Label Studio has imported batch 2; we never learn its task ids
+            raise SystemExit("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_record_pushed", dies_on_second_batch)
+    with pytest.raises(SystemExit):
+        services.assignments_push(project_id=project.pk, batch_size=10)
+    monkeypatch.setattr(services, "_record_pushed", real)
+    assert Assignment.objects.filter(ls_task_id__isnull=False).count() == 10
+    assert len(ls_tasks_by_assignment(ls_admin, project)) == 20  # batch 2 is in Label Studio
+
+    again = services.assignments_push(project_id=project.pk, batch_size=10)
+    assert (again.pushed, again.found_existing, again.created) == (15, 10, 5)
+    counts = ls_tasks_by_assignment(ls_admin, project)
+    assert counts == {x.pk: 1 for x in assignments}
+    recorded = dict(Assignment.objects.values_list("pk", "ls_task_id"))
+    for shard in selectors.project_shards(project_id=project.pk):
+        for task in iter_tasks(ls_admin, shard.ls_project_id):
+            assert recorded[task.assignment_id] == task.id
+    # And a third run has nothing to do.
+    assert services.assignments_push(project_id=project.pk).pushed == 0
+
+
+@pytest.mark.django_db
+def test_shards_split_a_project_and_queues_follow(ls_settings, ls_admin):
+    ls_settings.LABEL_STUDIO_SHARD_TASKS = 8
+    project, people, assignments = make_work(annotators=2, items=20)
+    services.assignments_push(project_id=project.pk, batch_size=5)
+    shards = selectors.project_shards(project_id=project.pk)
+    assert [s.task_count for s in shards] == [5, 5, 5, 5]
+    assert ls_tasks_by_assignment(ls_admin, project) == {x.pk: 1 for x in assignments}
+    assert LabelStudioQueue.objects.count() == 2 * len(shards)
+    labelled = label_own_queue(ls_settings, people[0], project=project, lead_time=1.0)
+    assert len(labelled) == 3  # the queue of the first shard only (items 0, 2, 4)
+    assert services.project_reconcile_label_studio(project_id=project.pk).submitted == 3
+
+
+@pytest.mark.django_db
+def test_revoked_work_leaves_label_studio_and_deletion_reopens(ls_settings, ls_admin):
+    project, people, assignments = make_work(annotators=2, items=4)
+    services.assignments_push(project_id=project.pk)
+    gone = assignments[0]
+    Assignment.objects.filter(pk=gone.pk).update(state=AssignmentState.REVOKED)
+    assert services.assignments_withdraw_label_studio() == 1
+    assert gone.pk not in ls_tasks_by_assignment(ls_admin, project)
+    gone.refresh_from_db()
+    assert gone.ls_task_id is None
+
+    label_own_queue(ls_settings, people[1], project=project, lead_time=2.0)
+    services.project_reconcile_label_studio(project_id=project.pk)
+    done = Annotation.objects.filter(annotator=people[1]).first()
+    assert done.assignment.state == AssignmentState.SUBMITTED
+    services.annotations_delete(ls_annotation_ids=[done.ls_annotation_id])
+    done.refresh_from_db()
+    assert done.deleted_at is not None and done.assignment.state == AssignmentState.OPEN
+
+
+@pytest.mark.django_db
+def test_leavers_are_deactivated_in_label_studio(ls_settings):
+    from qianbiao.workforce.models import AnnotatorStatus
+
+    project, people, _ = make_work(annotators=2, items=2)
+    services.assignments_push(project_id=project.pk)
+    people[0].status = AnnotatorStatus.LEFT
+    people[0].save(update_fields=["status"])
+    assert services.accounts_deactivate_leavers() == 1
+    assert services.accounts_deactivate_leavers() == 0
+    assert not LabelStudioAccount.objects.get(annotator=people[0]).is_active
