@@ -27,6 +27,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -277,6 +278,7 @@ def main() -> None:
     n = SCALES[args.scale]
 
     data_dir = None
+    work = Path(tempfile.mkdtemp(prefix="qianbiao-bench-import-"))
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
         database_url, data_dir = start_postgres()
@@ -310,7 +312,6 @@ def main() -> None:
             )
 
         baseline_project = project("bench import baseline")
-        work = Path(tempfile.mkdtemp(prefix="qianbiao-bench-import-"))
         log(f"writing {n:,} rows as JSONL and as COPY text")
         jsonl, copy_text = write_files(work, n, baseline_project.pk)
         log(f"JSONL {jsonl.stat().st_size / 1e6:.0f} MB, COPY text {copy_text.stat().st_size / 1e6:.0f} MB")
@@ -332,6 +333,7 @@ def main() -> None:
                 )
             peak = server.worker_peak_rss_mb()
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         if data_dir:
             stop_postgres(data_dir)
 

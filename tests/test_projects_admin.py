@@ -4,7 +4,6 @@ read-only work records, and a quality pause taking work back."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
@@ -67,8 +66,8 @@ def test_the_project_list_shows_progress_counts(staff, project):
     row = page.context["cl"].result_list[0]
     model_admin = page.context["cl"].model_admin
     assert (model_admin.pending(row), model_admin.assigned(row), model_admin.accepted(row)) == (4, 6, 0)
-    detail = staff.get(reverse("admin:projects_datasetproject_change", args=[project.pk])).content.decode()
-    assert _in_page_language("%(n)d ordinary items") % {"n": 10} in detail
+    detail = staff.get(reverse("admin:projects_datasetproject_change", args=[project.pk]))
+    assert _in_page_language("%(n)d ordinary items", detail) % {"n": 10} in detail.content.decode()
 
 
 def test_work_records_are_read_only(staff, project):
@@ -80,10 +79,9 @@ def test_work_records_are_read_only(staff, project):
     assert DistributionRun.objects.count() == 1
 
 
-def _in_page_language(msgid: str) -> str:
-    """The message as the admin shows it (in the default language, whatever
-    the translations say)."""
-    with translation.override(settings.LANGUAGE_CODE):
+def _in_page_language(msgid: str, response) -> str:
+    """The message as the page shows it, in whatever language it was served."""
+    with translation.override(response.wsgi_request.LANGUAGE_CODE):
         return gettext(msgid)
 
 
@@ -102,7 +100,7 @@ def test_pause_resume_and_distribute_now(staff, project, sent, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         page = _act(staff, "distribute_now", project)
     message = _in_page_language(
-        "Distribution enqueued for %(n)d project(s); %(skipped)d not active, skipped."
+        "Distribution enqueued for %(n)d project(s); %(skipped)d not active, skipped.", page
     )
     assert sent == [] and message % {"n": 0, "skipped": 1} in page.content.decode()
     with django_capture_on_commit_callbacks(execute=True):

@@ -238,6 +238,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("QIANBIAO_SNAPSHOT_SECONDS", "3600")),
         "options": {"expires": 3000},
     },
+    # Enterprise callbacks: find results.ready / project.completed events in the
+    # database, resend overdue deliveries, purge old idempotency records.
+    "callbacks-sweep": {
+        "task": "qianbiao.callbacks_sweep",
+        "schedule": QIANBIAO_SWEEP_SECONDS,
+        "options": {"expires": QIANBIAO_SWEEP_SECONDS},
+    },
 }
 
 LABEL_STUDIO_URL = os.environ.get("LABEL_STUDIO_URL", "http://127.0.0.1:8080")

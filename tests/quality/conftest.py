@@ -89,14 +89,28 @@ def classifiers(db):
     return make
 
 
+SHORT = {
+    "majority_vote": "MV",
+    "wawa": "Wawa",
+    "one_coin_dawid_skene": "1-coin DS",
+    "dawid_skene": "DS",
+    "zero_based_skill": "ZBS",
+    "glad": "GLAD",
+    "mace": "MACE",
+}
+
+
 def pytest_terminal_summary(terminalreporter):
     if not MEASURED:
         return
     write = terminalreporter.write_line
-    terminalreporter.section("consensus methods on synthetic crowds (accuracy on ordinary items / on gold)")
+    terminalreporter.section("consensus methods on synthetic crowds: accuracy on ordinary items / on gold")
     methods = list(next(iter(MEASURED.values()))[0])
-    write("crowd       seed  " + "  ".join(f"{m[:11]:>11}" for m in methods) + "  picked from gold")
+    write("crowd       seed " + "".join(f"{SHORT.get(m, m):>13}" for m in methods) + "  picked from gold")
     for (kind, seed), (truth, gold, picked) in sorted(MEASURED.items()):
         best = max(truth.values())
-        cells = "  ".join(f"{truth[m]:.3f}/{gold[m]:.3f}"[:11].rjust(11) for m in methods)
-        write(f"{kind:<11} {seed:>4}  {cells}  {picked} ({100 * (best - truth[picked]):.2f} pt below best)")
+        cells = "".join(f"{truth[m]:.3f}/{gold[m]:.3f}".rjust(13) for m in methods)
+        shortfall = 100 * (best - truth[picked])
+        write(
+            f"{kind:<11} {seed:>4} {cells}  {SHORT.get(picked, picked)} ({shortfall:.2f} pt below the best)"
+        )

@@ -40,13 +40,20 @@ from qianbiao.quality.models import (
     Review,
     ReviewOutcome,
 )
-from qianbiao.quality.selectors import craftsman_candidates, entry_exam_gates, items_ready, review_queue
+from qianbiao.quality.selectors import (
+    craftsman_candidates,
+    entry_exam_gates,
+    gold_accuracy_by_task_type,
+    items_ready,
+    review_queue,
+)
 from qianbiao.quality.services import (
     Outcome,
     annotator_unpause,
     item_decide,
     items_decide,
     policy_pin_method,
+    project_decide_ready,
     project_method_recheck,
     review_decide,
 )
@@ -217,7 +224,9 @@ def test_low_agreement_adds_annotators_then_review_decides_the_result(
     for a in Assignment.objects.filter(item=clear):
         annotate(a, choice("owl"))
 
-    decisions = {d.item_id: d for d in items_decide(item_ids=[disputed.pk, clear.pk])}
+    # The periodic sweep finds both ready items by itself.
+    decisions = {d.item_id: d for d in project_decide_ready(project_id=project.pk)}
+    assert set(decisions) == {disputed.pk, clear.pk}
 
     assert decisions[clear.pk].outcome == Outcome.ACCEPTED
     result = Result.objects.get(item=clear)
@@ -488,3 +497,18 @@ def test_a_task_type_without_automatic_consensus_goes_straight_to_review(reviewe
         review_id=review.pk, reviewer_id=reviewer.pk, outcome=ReviewOutcome.CORRECT, label=track
     )
     assert result.label == track and result.method == ResultMethod.REVIEW and result.agreement is None
+
+
+def test_gold_accuracy_is_kept_per_project_and_pooled_per_task_type(classification_project, classifiers):
+    (person,) = classifiers(1)
+    first, second = classification_project(), classification_project()
+    boxes = DatasetProjectFactory()
+    for project, answered, correct in ((first, 4, 4), (second, 16, 12), (boxes, 10, 5)):
+        AnnotatorQuality.objects.create(
+            project=project, annotator=person, task_type=project.task_type,
+            gold_answered=answered, gold_correct=correct,
+        )  # fmt: skip
+    pooled = {r.task_type: r for r in gold_accuracy_by_task_type(annotator_ids=[person.pk])}
+    assert (pooled["text_classification"].correct, pooled["text_classification"].answered) == (16, 20)
+    assert pooled["text_classification"].interval.low == pytest.approx(0.584, abs=1e-3)
+    assert pooled["bounding_box"].accuracy == 0.5

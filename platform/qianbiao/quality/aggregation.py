@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,8 +131,9 @@ def aggregate(frame: pd.DataFrame, *, method: str) -> dict[Hashable, Consensus]:
     if frame.empty:
         return {}
     # crowd-kit is pandas all the way down, and pandas 3 keeps strings in Arrow
-    # arrays whose factorize/indexing cost dominates a fit (GLAD: 42 s on 8,400
-    # rows with string ids, 2 s with integer codes). So fit on integer codes.
+    # arrays whose factorize/indexing cost dominates a fit (GLAD on 8,400 rows:
+    # 42 s for two EM iterations with string ids, 7 s for twenty with integer
+    # codes; all seven methods 5× faster). So fit on integer codes.
     task_codes, tasks = pd.factorize(frame["task"], sort=False)
     worker_codes, _ = pd.factorize(frame["worker"], sort=False)
     label_codes, labels = pd.factorize(frame["label"], sort=True)
@@ -152,10 +153,6 @@ def aggregate(frame: pd.DataFrame, *, method: str) -> dict[Hashable, Consensus]:
         agree = int(votes.get((task_code, label_code), 0))
         out[tasks[task_code]] = Consensus(label, agree / n, float(confidence[row]), n)
     return out
-
-
-def frame_from_rows(rows: Iterable[tuple[Hashable, Hashable, Hashable]]) -> pd.DataFrame:
-    return pd.DataFrame(list(rows), columns=COLUMNS)
 
 
 def _stable_key(*parts: Any) -> str:
@@ -244,17 +241,6 @@ def methods_run(
     ]
 
 
-def methods_score_on_gold(
-    frame: pd.DataFrame,
-    gold: Mapping[Hashable, Hashable],
-    *,
-    overlap: int,
-    methods: Sequence[str] = CLASSIFICATION_METHODS,
-    cuts: int = GOLD_CUTS,
-) -> list[MethodScore]:
-    return [run.score for run in methods_run(frame, gold, overlap=overlap, methods=methods, cuts=cuts)]
-
-
 def method_choose(
     scores: Sequence[MethodScore],
     *,
@@ -272,19 +258,6 @@ def method_choose(
     rank = {m: i for i, m in enumerate(order)}
     best = max(usable, key=lambda s: (s.correct, -rank.get(s.method, len(rank))))
     return best.method
-
-
-def annotator_agreement(
-    frame: pd.DataFrame, consensus: Mapping[Hashable, Hashable]
-) -> dict[Hashable, tuple[int, int]]:
-    """Per worker: (answers equal to the consensus, answers on tasks with a consensus)."""
-    out: dict[Hashable, tuple[int, int]] = {}
-    for row in frame[COLUMNS].itertuples(index=False):
-        if row.task not in consensus:
-            continue
-        agree, total = out.get(row.worker, (0, 0))
-        out[row.worker] = (agree + (row.label == consensus[row.task]), total + 1)
-    return out
 
 
 def accuracy(predicted: Mapping[Hashable, Hashable], truth: Mapping[Hashable, Hashable]) -> float:

@@ -57,8 +57,12 @@ class Result(models.Model):
         blank=True,
         help_text=_("The consensus method's own probability for the accepted label."),
     )
+    # db_default: results are also written by raw SQL (bulk paths, tests of the export).
     rejected = models.BooleanField(
-        _("rejected in review"), default=False, help_text=_("A reviewer found the item cannot be labelled.")
+        _("rejected in review"),
+        default=False,
+        db_default=False,
+        help_text=_("A reviewer found the item cannot be labelled."),
     )
     annotations_used = models.PositiveSmallIntegerField(_("annotations used"), default=0)
     decided_at = models.DateTimeField(_("decided at"), auto_now_add=True)

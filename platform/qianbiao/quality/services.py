@@ -75,6 +75,10 @@ logger = logging.getLogger(__name__)
 # A classification fit sees at most this many of the project's most recent
 # counted annotations (plus all of the items being decided): enough to estimate
 # every active annotator's behaviour, and a bounded cost however large the project.
+# Measured on 99,000 rows (300 annotators, 2 loaded cores): majority vote and
+# Wawa 1.6 s, one-coin DS 11 s, Dawid-Skene 23 s, ZBS 12 s, MACE 12 s, GLAD 330 s.
+# So decide in batches (``items_decide``/``project_decide_ready``), never one
+# fit per item; a recheck fits every method three times (about 20 minutes here).
 CONTEXT_ANNOTATIONS = 100_000
 # Re-measure the methods once gold answers have grown by a quarter (and by at least 30).
 RECHECK_GROWTH = 1.25
