@@ -22,3 +22,4 @@ app.autodiscover_tasks(["workers"])
 app.autodiscover_tasks(["workers"], related_name="callbacks")  # the REST API's callback delivery
 app.autodiscover_tasks(["workers"], related_name="dashboards")  # daily snapshots
 app.autodiscover_tasks(["workers"], related_name="labelstudio")  # Label Studio push/ingest
+app.autodiscover_tasks(["workers"], related_name="quality")  # consensus, gold, review routing

@@ -240,6 +240,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Enterprise callbacks: find results.ready / project.completed events in the
     # database, resend overdue deliveries, purge old idempotency records.
+    # Quality control decides every ready item of each active project in one batch.
+    "quality-sweep": {
+        "task": "qianbiao.quality_sweep",
+        "schedule": QIANBIAO_SWEEP_SECONDS,
+        "options": {"expires": QIANBIAO_SWEEP_SECONDS},
+    },
     "callbacks-sweep": {
         "task": "qianbiao.callbacks_sweep",
         "schedule": QIANBIAO_SWEEP_SECONDS,

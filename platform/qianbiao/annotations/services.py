@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -505,24 +505,10 @@ def annotations_ingest(
             outcome.submitted += Assignment.objects.filter(pk=pk, state=AssignmentState.OPEN).update(
                 state=AssignmentState.SUBMITTED, submitted_at=when
             )
+        # Quality control hears of these through beat's qianbiao.quality_sweep, which
+        # decides ready items per project in one batch (consensus fits a whole project).
         outcome.submitted_ids = list(to_submit)
-        if to_submit:
-            transaction.on_commit(lambda ids=list(to_submit): _assignments_submitted(assignment_ids=ids))
     return outcome
-
-
-def _assignments_submitted(*, assignment_ids: list[int]) -> None:
-    """The one place quality control hears that assignments got their counted
-    annotation (``qianbiao.quality.services.item_decide(item_id=…)`` when it exists)."""
-    try:
-        from qianbiao.quality import services as quality_services  # noqa: PLC0415
-    except ImportError:
-        return
-    decide: Callable | None = getattr(quality_services, "item_decide", None)
-    if decide is None:
-        return
-    for item_id in set(Assignment.objects.filter(pk__in=assignment_ids).values_list("item_id", flat=True)):
-        decide(item_id=item_id)
 
 
 def annotations_delete(*, ls_annotation_ids: Iterable[int]) -> IngestOutcome:
