@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,38 +36,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.services import free_port, log, start_postgres, stop_postgres
+
 REPO = Path(__file__).resolve().parent.parent
 SCALES = {"small": 100_000, "full": 1_000_000}
 BASELINE_TABLE = "bench_item_baseline"
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # --- services (as bin/test starts them) ----------------------------------------
-
-
-def free_port(start: int) -> int:
-    for port in range(start, start + 200):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError(f"no free port from {start}")
-
-
-def start_postgres() -> tuple[str, str]:
-    """A throw-away cluster through bin/lib.sh: (url, data dir)."""
-    script = f'source "{REPO}/bin/lib.sh"; pg_start {free_port(55700)} && echo "$DATABASE_URL $PG_DATA_DIR"'
-    out = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True)
-    url, data_dir = out.stdout.split()
-    return url, data_dir
-
-
-def stop_postgres(data_dir: str) -> None:
-    subprocess.run(
-        ["bash", "-c", f'source "{REPO}/bin/lib.sh"; PG_DATA_DIR="{data_dir}"; pg_stop'], check=False
-    )
 
 
 def bench_environment(database_url: str, **extra: str) -> dict[str, str]:

@@ -29,44 +29,18 @@ import datetime as dt
 import json
 import os
 import resource
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.services import log, start_postgres, stop_postgres
+
 REPO = Path(__file__).resolve().parent.parent
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # --- services (as bin/test starts them) ---------------------------------------
-
-
-def _free_port(start: int = 55700) -> int:
-    for port in range(start, start + 100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError("no free port for PostgreSQL")
-
-
-def start_postgres() -> tuple[str, str]:
-    """A throw-away cluster through bin/lib.sh: (url, data dir)."""
-    script = f'source "{REPO}/bin/lib.sh"; pg_start {_free_port()} && echo "$DATABASE_URL $PG_DATA_DIR"'
-    out = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True)
-    url, data_dir = out.stdout.split()
-    return url, data_dir
-
-
-def stop_postgres(data_dir: str) -> None:
-    subprocess.run(
-        ["bash", "-c", f'source "{REPO}/bin/lib.sh"; PG_DATA_DIR="{data_dir}"; pg_stop'], check=False
-    )
 
 
 def setup_django(database_url: str) -> None:

@@ -30,13 +30,13 @@ import os
 import pstats
 import random
 import resource
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.services import log, start_postgres, stop_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 SCALES = {
@@ -48,33 +48,7 @@ DAILY_QUOTA = 500  # DESIGN.md: 500 items per annotator per day at full strength
 BASELINE_TABLE = "bench_assignment_baseline"
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # --- services ----------------------------------------------------------------
-
-
-def _free_port(start: int = 55600) -> int:
-    for port in range(start, start + 100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError("no free port for PostgreSQL")
-
-
-def start_postgres() -> tuple[str, str]:
-    """A throw-away cluster through bin/lib.sh (as bin/test does): (url, data dir)."""
-    script = f'source "{REPO}/bin/lib.sh"; pg_start {_free_port()} && echo "$DATABASE_URL $PG_DATA_DIR"'
-    out = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True)
-    url, data_dir = out.stdout.split()
-    return url, data_dir
-
-
-def stop_postgres(data_dir: str) -> None:
-    subprocess.run(
-        ["bash", "-c", f'source "{REPO}/bin/lib.sh"; PG_DATA_DIR="{data_dir}"; pg_stop'], check=False
-    )
 
 
 def setup_django(database_url: str) -> None:
@@ -348,7 +322,7 @@ def main(argv: list[str] | None = None) -> dict:
     data_dir = None
     database_url = os.environ.get("DATABASE_URL")
     if not database_url or not database_url.startswith("postgres"):
-        database_url, data_dir = start_postgres()
+        database_url, data_dir = start_postgres(first_port=55600)
         log(f"throw-away PostgreSQL at {database_url}")
     try:
         setup_django(database_url)

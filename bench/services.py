@@ -1,0 +1,38 @@
+"""Services the benchmarks start for themselves, the way bin/test does."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port(start: int) -> int:
+    for port in range(start, start + 200):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError(f"no free port from {start}")
+
+
+def start_postgres(*, first_port: int = 55700) -> tuple[str, str]:
+    """A throw-away cluster through bin/lib.sh's pg_start: (url, data dir)."""
+    script = (
+        f'source "{REPO}/bin/lib.sh"; pg_start {free_port(first_port)} && echo "$DATABASE_URL $PG_DATA_DIR"'
+    )
+    out = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True)
+    url, data_dir = out.stdout.split()
+    return url, data_dir
+
+
+def stop_postgres(data_dir: str) -> None:
+    subprocess.run(
+        ["bash", "-c", f'source "{REPO}/bin/lib.sh"; PG_DATA_DIR="{data_dir}"; pg_stop'], check=False
+    )
