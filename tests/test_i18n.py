@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import ast
 import gettext
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.core.management.utils import is_ignored_path
+from django.utils.translation.template import templatize
 
 LC_MESSAGES = Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES"
 PO = LC_MESSAGES / "django.po"
@@ -61,6 +66,99 @@ def parse_po(text: str) -> list[Entry]:
     return entries
 
 
+# What `makemessages` reads (locale/README.md): the repository, minus Django's default
+# ignores and the README's --ignore options, in Django's file types for the "django" domain.
+REPO = Path(settings.BASE_DIR)
+README_IGNORE = [".venv", "var", "tests", "bench", "node_modules"]
+IGNORE = ["CVS", ".*", "*~", "*.pyc", *README_IGNORE]
+EXTENSIONS = {".py", ".html", ".txt"}
+
+# The gettext functions makemessages has xgettext look for: name -> argument positions of
+# (context, msgid); None where there is no context.
+KEYWORDS = {
+    "_": (None, 0),
+    "gettext": (None, 0),
+    "gettext_lazy": (None, 0),
+    "gettext_noop": (None, 0),
+    "ngettext": (None, 0),
+    "ngettext_lazy": (None, 0),
+    "pgettext": (0, 1),
+    "pgettext_lazy": (0, 1),
+    "npgettext": (0, 1),
+    "npgettext_lazy": (0, 1),
+}
+# Calls in templatize()'s output: the template tags turned into gettext calls.
+_LITERAL = r"""u?(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
+TEMPLATE_CALL = re.compile(rf"(?<![\w.])(\w+)\(\s*({_LITERAL})(?:\s*,\s*({_LITERAL}))?")
+
+Msg = tuple[str | None, str]  # (msgctxt, msgid)
+
+
+def _literal(node: ast.expr) -> str | None:
+    """The text xgettext takes from an argument: a string literal (joined when implicitly
+    concatenated), also when it starts an expression such as ``"..." % values``."""
+    while isinstance(node, ast.BinOp):
+        node = node.left
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def python_msgids(source: str) -> set[Msg]:
+    """The (context, msgid) of every gettext call with literal arguments, as xgettext
+    extracts them (it skips calls whose text is not a literal). f-strings are skipped
+    too: their text can never match a msgid at run time."""
+    found: set[Msg] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name not in KEYWORDS:
+            continue
+        context_at, msgid_at = KEYWORDS[name]
+        args = [_literal(arg) for arg in node.args]
+        wanted = [msgid_at] if context_at is None else [context_at, msgid_at]
+        if len(args) > msgid_at and all(args[i] is not None for i in wanted) and args[msgid_at]:
+            found.add((None if context_at is None else args[context_at], args[msgid_at]))
+    return found
+
+
+def template_msgids(source: str) -> set[Msg]:
+    """{% translate %}, {% blocktranslate %} and _("...") of a template, through the same
+    templatize() that makemessages feeds to xgettext."""
+    found: set[Msg] = set()
+    for name, first, second in TEMPLATE_CALL.findall(templatize(source)):
+        if name not in KEYWORDS:
+            continue
+        context_at, _msgid_at = KEYWORDS[name]
+        if context_at is None:
+            found.add((None, ast.literal_eval(first)))
+        elif second:
+            found.add((ast.literal_eval(first), ast.literal_eval(second)))
+    return found
+
+
+def source_msgids(root: Path = REPO) -> dict[Msg, str]:
+    """Every msgid makemessages would collect under root, with one file that uses it."""
+    ignored_roots = {os.path.normpath(p) for p in (settings.MEDIA_ROOT, settings.STATIC_ROOT) if p}
+    found: dict[Msg, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        relative = Path(dirpath).relative_to(root)
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if not is_ignored_path(relative / d, IGNORE) and os.path.join(dirpath, d) not in ignored_roots
+        ]
+        for filename in filenames:
+            path = Path(dirpath) / filename
+            if path.suffix not in EXTENSIONS or is_ignored_path(relative / filename, IGNORE):
+                continue
+            text = path.read_text(encoding="utf-8")
+            extract = python_msgids if path.suffix == ".py" else template_msgids
+            for msg in extract(text):
+                found.setdefault(msg, str(path.relative_to(root)))
+    return found
+
+
 @pytest.fixture(scope="module")
 def catalog() -> list[Entry]:
     entries = parse_po(PO.read_text(encoding="utf-8"))
@@ -88,12 +186,82 @@ def test_every_msgid_is_translated(catalog):
     assert fuzzy == [], "check these guesses and remove the fuzzy flag"
 
 
+def test_the_extractor_finds_what_makemessages_finds(tmp_path, settings, monkeypatch):
+    """The samples cover the kinds of call in the code; where GNU gettext is installed,
+    makemessages itself confirms the expected set."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "models.py").write_text(
+        "from django.utils.translation import gettext_lazy as _, ngettext, pgettext_lazy\n"
+        'a = _("plain")\n'
+        'b = pgettext_lazy("project status", "Active")\n'
+        'c = ngettext("%d item", "%d items", n)\n'
+        'd = translation.gettext("dotted " "and joined")\n'
+        "e = _(variable)\n"
+        'f = _("%(n)d left" % {"n": n})\n'
+    )
+    (tmp_path / "app" / "page.html").write_text(
+        '{% load i18n %}{% translate "Home" %}{% translate "Open" context "door" %}'
+        "{% blocktranslate with n=count %}Headcount: {{ n }}{% endblocktranslate %}"
+        "{% blocktranslate count counter=n %}{{ counter }} row{% plural %}"
+        "{{ counter }} rows{% endblocktranslate %}"
+        '{{ _("In a filter") }}'
+    )
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text('_("in a test: ignored")\n')
+    expected = {
+        (None, "plain"),
+        ("project status", "Active"),
+        (None, "%d item"),
+        (None, "dotted and joined"),
+        (None, "%(n)d left"),
+        (None, "Home"),
+        ("door", "Open"),
+        (None, "Headcount: %(n)s"),
+        (None, "%(counter)s row"),
+        (None, "In a filter"),
+    }
+    assert set(source_msgids(tmp_path)) == expected
+    if shutil.which("xgettext") and shutil.which("msguniq"):
+        settings.LOCALE_PATHS = [str(tmp_path / "locale")]
+        monkeypatch.chdir(tmp_path)
+        call_command("makemessages", locale=["zh_Hans"], ignore_patterns=README_IGNORE, verbosity=0)
+        extracted = parse_po((tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po").read_text())
+        assert {(entry.msgctxt, entry.msgid) for entry in messages(extracted)} == expected
+
+
+def test_every_msgid_in_the_source_is_translated_in_the_catalog(catalog):
+    """A gettext call added without re-running makemessages and translating fails here,
+    not on a page that silently stays English."""
+    found = source_msgids()
+    assert len(found) > 400
+    assert ("project status", "Active") in found  # the extractor sees contexts and templates
+    assert (None, "Reveal personal data") in found
+    translated = {
+        (entry.msgctxt, entry.msgid)
+        for entry in messages(catalog)
+        if entry.msgstr and all(entry.msgstr.values()) and "fuzzy" not in entry.flags
+    }
+    missing = sorted(
+        f"{path}: {msgid!r}" + (f" (context {ctx!r})" if ctx else "")
+        for (ctx, msgid), path in found.items()
+        if (ctx, msgid) not in translated
+    )
+    assert missing == [], "run makemessages, translate and compilemessages (locale/README.md)"
+
+
+def placeholders(entry: Entry, text: str) -> list[str]:
+    found = PLACEHOLDER.findall(text)
+    if "no-python-format" in entry.flags:  # its % is a literal percent ("95% interval")
+        found = [p for p in found if not p.startswith("%")]
+    return sorted(found)
+
+
 def test_translations_keep_their_placeholders(catalog):
     wrong = []
     for entry in messages(catalog):
         for text in entry.msgstr.values():
             sources = [entry.msgid] + ([entry.msgid_plural] if entry.msgid_plural else [])
-            if not any(sorted(PLACEHOLDER.findall(s)) == sorted(PLACEHOLDER.findall(text)) for s in sources):
+            if not any(placeholders(entry, s) == placeholders(entry, text) for s in sources):
                 wrong.append((entry.msgid, text))
     assert wrong == []
 

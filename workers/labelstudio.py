@@ -25,6 +25,7 @@ PUSH_ASSIGNMENTS = "qianbiao.push_assignments"
 INGEST_ANNOTATIONS = "qianbiao.ingest_annotations"
 RECONCILE_LABEL_STUDIO = "qianbiao.reconcile_label_studio"
 LABEL_STUDIO_SWEEP = "qianbiao.label_studio_sweep"
+ENSURE_QUEUES = "qianbiao.ensure_label_studio_queues"
 PUSH_LIMIT = 50_000  # assignments per message; the rest goes to a fresh message
 EVENT_CHUNK = 200  # webhook deliveries per ingest message
 
@@ -61,7 +62,18 @@ def push_assignments(project_id: int) -> dict[str, Any]:
     outcome = assignments_push(project_id=project_id, limit=PUSH_LIMIT)
     if outcome.more_pending:
         _send(PUSH_ASSIGNMENTS, project_id)
+    if outcome.pushed:
+        _send(ENSURE_QUEUES, project_id)
     return asdict(outcome)
+
+
+@app.task(name=ENSURE_QUEUES, soft_time_limit=240, time_limit=300, **_RETRY)
+def ensure_label_studio_queues(project_id: int) -> int:
+    """Queue views for annotators who got work in a shard, after the push that gave it
+    (an annotator handed over before this runs gets theirs made on the spot)."""
+    from qianbiao.annotations.services import queues_ensure_for_project
+
+    return queues_ensure_for_project(project_id=project_id)
 
 
 @app.task(name=INGEST_ANNOTATIONS, soft_time_limit=240, time_limit=300, **_RETRY)

@@ -84,8 +84,19 @@ def item_rows(n: int, *, prefix: str = "i", start: int = 0) -> list[dict]:
     ]
 
 
-def results_make(project, n: int, *, prefix: str = "r", agreement: float = 0.9, when=None) -> list[Result]:
-    """n items of ``project``, each accepted with a result decided at ``when``."""
+def results_make(
+    project,
+    n: int,
+    *,
+    prefix: str = "r",
+    agreement: float | None = 0.9,
+    confidence: float | None = None,
+    rejected: bool = False,
+    when=None,
+) -> list[Result]:
+    """n items of ``project``, each with a result decided at ``when``: accepted,
+    or (``rejected``) rejected in review as quality control records it — an
+    empty label, method review, no agreement or confidence."""
     items_import(project=project, rows=item_rows(n, prefix=prefix))
     items = list(Item.objects.filter(project=project, external_id__startswith=prefix).order_by("id"))
     Item.objects.filter(pk__in=[i.pk for i in items]).update(state=ItemState.ACCEPTED)
@@ -93,9 +104,11 @@ def results_make(project, n: int, *, prefix: str = "r", agreement: float = 0.9, 
         Result(
             item=item,
             project=project,
-            label={"choice": "car", "n": k},
-            method="majority_vote",
-            agreement=agreement,
+            label=[] if rejected else {"choice": "car", "n": k},
+            method="review" if rejected else "majority_vote",
+            agreement=None if rejected else agreement,
+            confidence=None if rejected else confidence,
+            rejected=rejected,
             annotations_used=3,
         )
         for k, item in enumerate(items)

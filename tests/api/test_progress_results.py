@@ -73,22 +73,28 @@ def _content(response) -> bytes:
     return b"".join(response.streaming_content)
 
 
+FIELDS = (
+    "external_id",
+    "label",
+    "method",
+    "agreement",
+    "annotations_used",
+    "decided_at",
+    "updated_at",
+    "confidence",
+    "status",
+)
+
+
 def test_results_in_json_jsonl_and_csv(api_a, project_a):
-    results_make(project_a, 3)
+    results_make(project_a, 3, confidence=0.875)
     base = f"/api/v1/projects/{project_a.pk}/results"
     as_json = json.loads(_content(api_a.get(base)))
     assert [r["external_id"] for r in as_json] == ["r0", "r1", "r2"]
     assert as_json[0]["label"] == {"choice": "car", "n": 0}
     assert as_json[0]["method"] == "majority_vote" and as_json[0]["agreement"] == 0.9
-    assert set(as_json[0]) == {
-        "external_id",
-        "label",
-        "method",
-        "agreement",
-        "annotations_used",
-        "decided_at",
-        "updated_at",
-    }
+    assert as_json[0]["confidence"] == 0.875 and as_json[0]["status"] == "accepted"
+    assert set(as_json[0]) == set(FIELDS)
 
     response = api_a.get(base + "?format=jsonl")
     assert response["Content-Type"] == "application/x-ndjson"
@@ -97,10 +103,14 @@ def test_results_in_json_jsonl_and_csv(api_a, project_a):
 
     response = api_a.get(base + "?format=csv")
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(_content(response).decode())))
+    reader = csv.DictReader(io.StringIO(_content(response).decode()))
+    rows = list(reader)
+    # The original columns keep their places; the new ones come last.
+    assert tuple(reader.fieldnames) == FIELDS
     assert [r["external_id"] for r in rows] == ["r0", "r1", "r2"]
     assert json.loads(rows[1]["label"]) == {"choice": "car", "n": 1}
     assert float(rows[2]["agreement"]) == 0.9
+    assert float(rows[2]["confidence"]) == 0.875 and rows[2]["status"] == "accepted"
 
 
 def test_results_of_an_empty_project(api_a, project_a):
@@ -108,7 +118,7 @@ def test_results_of_an_empty_project(api_a, project_a):
     assert json.loads(_content(api_a.get(base))) == []
     assert _content(api_a.get(base + "?format=jsonl")) == b""
     assert _content(api_a.get(base + "?format=csv")).decode().strip() == (
-        "external_id,label,method,agreement,annotations_used,decided_at,updated_at"
+        "external_id,label,method,agreement,annotations_used,decided_at,updated_at,confidence,status"
     )
 
 
@@ -146,9 +156,10 @@ def test_postgresql_and_portable_encodings_agree(project_a):
     from qianbiao.api.export import _copied, results_encode
     from qianbiao.api.selectors import results_copy, results_rows
 
-    results_make(project_a, 5)
+    results_make(project_a, 5, confidence=0.8125)
+    results_make(project_a, 2, prefix="x", rejected=True)
     Result.objects.filter(item__external_id="r2").update(
-        agreement=None, label={"text": 'quote " and \\ and \n'}
+        agreement=None, confidence=None, label={"text": 'quote " and \\ and \n'}
     )
     until = timezone.now()
 
@@ -164,28 +175,108 @@ def test_postgresql_and_portable_encodings_agree(project_a):
                 row["label"] = json.loads(row["label"])
                 row["agreement"] = float(row["agreement"]) if row["agreement"] else None
                 row["annotations_used"] = int(row["annotations_used"])
+                row["confidence"] = float(row["confidence"]) if row["confidence"] else None
         for row in rows:
             for name in ("decided_at", "updated_at"):
                 row[name] = dt.datetime.fromisoformat(row[name].replace("Z", "+00:00")).replace(microsecond=0)
         return rows
 
+    expected = {
+        "accepted": ["r0", "r1", "r2", "r3", "r4"],
+        "rejected": ["x0", "x1"],
+        "all": ["r0", "r1", "r2", "r3", "r4", "x0", "x1"],
+    }
     for fmt in ("json", "jsonl", "csv"):
-        fast = parsed(
-            fmt, _copied(results_copy(project=project_a, since=None, until=until, as_json=fmt != "csv"), fmt)
-        )
-        portable = parsed(fmt, results_encode(results_rows(project=project_a, since=None, until=until), fmt))
-        assert fast == portable, fmt
-        assert [r["external_id"] for r in fast] == ["r0", "r1", "r2", "r3", "r4"]
-        assert fast[2]["label"] == {"text": 'quote " and \\ and \n'} and fast[2]["agreement"] is None
+        for status, ids in expected.items():
+            window = {"project": project_a, "since": None, "until": until, "status": status}
+            fast = parsed(fmt, _copied(results_copy(**window, as_json=fmt != "csv"), fmt))
+            portable = parsed(fmt, results_encode(results_rows(**window), fmt))
+            assert fast == portable, (fmt, status)
+            assert [r["external_id"] for r in fast] == ids, (fmt, status)
+            assert list(fast[0]) == list(FIELDS), (fmt, status)
+            by_id = {r["external_id"]: r for r in fast}
+            if "r2" in by_id:
+                r2 = by_id["r2"]
+                assert r2["label"] == {"text": 'quote " and \\ and \n'}
+                assert r2["agreement"] is None and r2["confidence"] is None
+                assert by_id["r3"]["confidence"] == 0.8125 and by_id["r3"]["status"] == "accepted"
+            if "x0" in by_id:
+                assert by_id["x0"]["status"] == "rejected" and by_id["x0"]["label"] == []
+                assert by_id["x0"]["method"] == "review" and by_id["x0"]["confidence"] is None
 
 
 def test_results_query_is_validated(api_a, project_a):
     base = f"/api/v1/projects/{project_a.pk}/results"
-    for query in ("?format=xml", "?since=yesterday"):
+    for query in ("?format=xml", "?since=yesterday", "?status=review", "?status=", "?status=ACCEPTED"):
         response = api_a.get(base + query)
         assert response.status_code == 400
         assert response["Content-Type"] == "application/json"
         assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_status_chooses_accepted_rejected_or_all(api_a, project_a, fmt):
+    """Rejected in review: left out by default (as before), alone with
+    ``status=rejected``, beside the accepted ones with ``status=all``."""
+    then = timezone.now() - dt.timedelta(minutes=10)
+    results_make(project_a, 2, prefix="a", confidence=0.75, when=then)
+    results_make(project_a, 2, prefix="x", rejected=True, when=then + dt.timedelta(minutes=1))
+    results_make(project_a, 1, prefix="b", when=then + dt.timedelta(minutes=2))
+    base = f"/api/v1/projects/{project_a.pk}/results?format={fmt}"
+
+    def pulled(query: str = "") -> list[tuple[str, str]]:
+        text = _content(api_a.get(base + query)).decode()
+        if fmt == "json":
+            rows = json.loads(text)
+        elif fmt == "jsonl":
+            rows = [json.loads(line) for line in text.splitlines()]
+        else:
+            rows = list(csv.DictReader(io.StringIO(text)))
+        return [(r["external_id"], r["status"]) for r in rows]
+
+    accepted = [("a0", "accepted"), ("a1", "accepted"), ("b0", "accepted")]
+    rejected = [("x0", "rejected"), ("x1", "rejected")]
+    assert pulled() == accepted
+    assert pulled("&status=accepted") == accepted
+    assert pulled("&status=rejected") == rejected
+    assert pulled("&status=all") == accepted[:2] + rejected + accepted[2:]  # oldest change first
+
+
+def test_since_works_with_every_status(api_a, project_a, settings):
+    settings.API_RESULTS_LAG_SECONDS = 0
+    base = f"/api/v1/projects/{project_a.pk}/results?format=jsonl&status=all"
+    results_make(project_a, 1, prefix="a", when=timezone.now() - dt.timedelta(hours=1))
+    first = api_a.get(base)
+    assert [json.loads(line)["external_id"] for line in _content(first).decode().splitlines()] == ["a0"]
+
+    results_make(project_a, 1, prefix="x", rejected=True, when=timezone.now())
+    results_make(project_a, 1, prefix="b", when=timezone.now())
+    since = "&since=" + quote(first["X-Next-Since"])
+    rows = [json.loads(line) for line in _content(api_a.get(base + since)).decode().splitlines()]
+    assert [(r["external_id"], r["status"]) for r in rows] == [("x0", "rejected"), ("b0", "accepted")]
+    only_rejected = base.replace("status=all", "status=rejected") + since
+    assert [
+        json.loads(line)["external_id"] for line in _content(api_a.get(only_rejected)).decode().splitlines()
+    ] == ["x0"]
+
+
+@pytest.mark.parametrize("status", ["accepted", "rejected", "all"])
+def test_another_enterprises_results_stay_hidden_whatever_the_status(
+    api_a, api_b, enterprise_b, project_a, status
+):
+    from tests.factories import DatasetProjectFactory
+
+    results_make(project_a, 2, prefix="a")
+    results_make(project_a, 2, prefix="x", rejected=True)
+    project_b = DatasetProjectFactory(client=enterprise_b)
+    results_make(project_b, 1, prefix="mine")
+    results_make(project_b, 1, prefix="gone", rejected=True)
+
+    response = api_b.get(f"/api/v1/projects/{project_a.pk}/results?status={status}")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    own = json.loads(_content(api_b.get(f"/api/v1/projects/{project_b.pk}/results?status=all")))
+    assert sorted(r["external_id"] for r in own) == ["gone0", "mine0"]
 
 
 def test_results_stream_in_constant_memory(api_a, project_a):

@@ -4,8 +4,11 @@ queues, webhooks into a live server, flagging, reconciliation, withdrawal."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db.models import Count
+from django.utils import timezone
 
 from annotation.annotations import create_annotation
 from annotation.client import connect
@@ -14,7 +17,7 @@ from annotation.tasks import iter_tasks
 from annotation.webhooks import SECRET_HEADER, list_webhooks
 from qianbiao.annotations import selectors, services
 from qianbiao.annotations.models import Annotation, LabelStudioAccount, LabelStudioEvent, LabelStudioQueue
-from qianbiao.projects.models import Assignment, AssignmentState
+from qianbiao.projects.models import Assignment, AssignmentState, Item
 from tests.labelstudio.conftest import choice, make_work
 
 pytestmark = pytest.mark.integration
@@ -23,11 +26,7 @@ pytestmark = pytest.mark.integration
 def label_own_queue(settings, annotator, *, project, lead_time: float) -> list[int]:
     """The annotator, with their own token, labels every task of their queue via /next?view=."""
     login = services.annotator_label_studio_login(annotator_id=annotator.pk)
-    queue = (  # the first shard's queue
-        LabelStudioQueue.objects.filter(account__annotator=annotator, ls_project__project=project)
-        .order_by("ls_project__shard")
-        .first()
-    )
+    queue = services.annotator_queues_open(annotator_id=annotator.pk, project_id=project.pk)[0]  # first shard
     done = []
     with connect(settings.LABEL_STUDIO_URL, login.token) as me:
         while (task := next_task(me, queue.ls_project.ls_project_id, queue.ls_view_id)) is not None:
@@ -136,6 +135,37 @@ def test_reconciliation_brings_in_what_the_webhook_missed_and_twice_creates_noth
 
 
 @pytest.mark.django_db
+def test_reconciliation_reflects_edits_and_deletions_of_submitted_work(ls_settings):
+    # Webhook down throughout: labelled, reconciled (submitted), then edited and deleted in LS.
+    project, people, assignments = make_work(annotators=2, items=4)
+    services.assignments_push(project_id=project.pk)
+    for person in people:
+        label_own_queue(ls_settings, person, project=project, lead_time=3.0)
+    assert services.project_reconcile_label_studio(project_id=project.pk).submitted == 4
+    # As if they had arrived a while ago (deletion is judged only on what had settled).
+    Annotation.objects.update(received_at=timezone.now() - dt.timedelta(minutes=5))
+    edited, deleted = Annotation.objects.order_by("id")[:2]
+    login = services.annotator_label_studio_login(annotator_id=edited.annotator_id)
+    with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
+        me.request("PATCH", f"/api/annotations/{edited.ls_annotation_id}/", json={"result": choice("负面")})
+    login = services.annotator_label_studio_login(annotator_id=deleted.annotator_id)
+    with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
+        me.request("DELETE", f"/api/annotations/{deleted.ls_annotation_id}/", expect=(204,))
+
+    outcome = services.project_reconcile_label_studio(project_id=project.pk)
+    assert (outcome.created, outcome.deleted, outcome.reopened) == (0, 1, 1)
+    edited.refresh_from_db()
+    deleted.refresh_from_db()
+    assert edited.result == choice("负面") and edited.deleted_at is None
+    assert deleted.deleted_at is not None
+    assert deleted.assignment.state == AssignmentState.OPEN  # back in the annotator's queue
+    assert Assignment.objects.filter(state=AssignmentState.SUBMITTED).count() == 3
+    # Twice changes nothing more.
+    again = services.project_reconcile_label_studio(project_id=project.pk)
+    assert (again.created, again.deleted, again.reopened) == (0, 0, 0)
+
+
+@pytest.mark.django_db
 def test_a_push_killed_half_way_and_run_again_leaves_one_task_per_assignment(
     ls_settings, ls_admin, monkeypatch
 ):
@@ -153,11 +183,13 @@ def test_a_push_killed_half_way_and_run_again_leaves_one_task_per_assignment(
     with pytest.raises(SystemExit):
         services.assignments_push(project_id=project.pk, batch_size=10)
     monkeypatch.setattr(services, "_record_pushed", real)
-    assert Assignment.objects.filter(ls_task_id__isnull=False).count() == 10
-    assert len(ls_tasks_by_assignment(ls_admin, project)) == 20  # batch 2 is in Label Studio
+    # Batch 3 was importing while batch 2 was being recorded: it finished, and was
+    # recorded on the way out. Batch 2 is in Label Studio with no task ids here.
+    assert Assignment.objects.filter(ls_task_id__isnull=False).count() == 15
+    assert len(ls_tasks_by_assignment(ls_admin, project)) == 25
 
     again = services.assignments_push(project_id=project.pk, batch_size=10)
-    assert (again.pushed, again.found_existing, again.created) == (15, 10, 5)
+    assert (again.pushed, again.found_existing, again.created) == (10, 10, 0)
     counts = ls_tasks_by_assignment(ls_admin, project)
     assert counts == {x.pk: 1 for x in assignments}
     recorded = dict(Assignment.objects.values_list("pk", "ls_task_id"))
@@ -176,7 +208,10 @@ def test_shards_split_a_project_and_queues_follow(ls_settings, ls_admin):
     shards = selectors.project_shards(project_id=project.pk)
     assert [s.task_count for s in shards] == [5, 5, 5, 5]
     assert ls_tasks_by_assignment(ls_admin, project) == {x.pk: 1 for x in assignments}
+    assert not LabelStudioQueue.objects.exists()  # views come after the push, not in it
+    assert services.queues_ensure_for_project(project_id=project.pk) == 2 * len(shards)
     assert LabelStudioQueue.objects.count() == 2 * len(shards)
+    assert services.queues_ensure_for_project(project_id=project.pk) == 0
     labelled = label_own_queue(ls_settings, people[0], project=project, lead_time=1.0)
     assert len(labelled) == 3  # the queue of the first shard only (items 0, 2, 4)
     assert services.project_reconcile_label_studio(project_id=project.pk).submitted == 3
@@ -213,3 +248,48 @@ def test_leavers_are_deactivated_in_label_studio(ls_settings):
     assert services.accounts_deactivate_leavers() == 1
     assert services.accounts_deactivate_leavers() == 0
     assert not LabelStudioAccount.objects.get(annotator=people[0]).is_active
+
+
+@pytest.mark.django_db
+def test_a_rehired_annotator_gets_a_new_account_and_works_again(ls_settings):
+    from qianbiao.workforce.models import AnnotatorStatus
+
+    project, people, assignments = make_work(annotators=2, items=4)
+    services.assignments_push(project_id=project.pk)
+    before = LabelStudioAccount.objects.get(annotator=people[0])
+    people[0].status = AnnotatorStatus.LEFT
+    people[0].save(update_fields=["status"])
+    Assignment.objects.filter(annotator=people[0]).update(state=AssignmentState.REVOKED)
+    assert services.accounts_deactivate_leavers() == 1
+    assert services.assignments_withdraw_label_studio() == 2
+
+    people[0].status = AnnotatorStatus.ACTIVE  # rehired, and given new items
+    people[0].save(update_fields=["status"])
+    now = timezone.now()
+    again = [
+        Assignment.objects.create(
+            project=project,
+            item=Item.objects.create(project=project, external_id=f"rehire-{n}", data={"text": f"新 {n}"}),
+            annotator=people[0],
+            slot=0,
+            assigned_at=now,
+            expires_at=now + dt.timedelta(hours=24),
+        )
+        for n in range(2)
+    ]
+    assert services.assignments_push(project_id=project.pk).created == 2
+    after = LabelStudioAccount.objects.get(annotator=people[0])
+    assert after.is_active and after.pk == before.pk
+    assert (after.ls_user_id, after.email, after.routing_key) != (
+        before.ls_user_id,
+        before.email,
+        before.routing_key,
+    )
+
+    labelled = label_own_queue(ls_settings, people[0], project=project, lead_time=2.0)
+    assert len(labelled) == 2
+    assert services.project_reconcile_label_studio(project_id=project.pk).submitted == 2
+    for x in again:
+        x.refresh_from_db()
+        assert x.state == AssignmentState.SUBMITTED
+        assert Annotation.objects.get(assignment=x, flagged=False).ls_user_id == after.ls_user_id

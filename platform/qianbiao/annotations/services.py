@@ -14,12 +14,13 @@ import hmac
 import logging
 import secrets
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -29,7 +30,7 @@ from annotation.client import LabelStudioClient, connect
 from annotation.errors import LabelStudioError, LabelStudioNotFound
 from annotation.projects import create_project, delete_project
 from annotation.queues import ensure_queue_views
-from annotation.tasks import delete_task, find_tasks, push_tasks
+from annotation.tasks import delete_task, find_tasks, import_tasks
 from annotation.types import Annotation as LSAnnotation
 from annotation.types import AnnotatorLogin, TaskSpec, WebhookEvent
 from annotation.webhooks import ANNOTATION_ACTIONS, register_webhook
@@ -48,6 +49,10 @@ logger = logging.getLogger(__name__)
 
 ACCOUNT_DOMAIN = "annotators.qianbiao.invalid"
 EXPORT_CHUNK = 500  # task ids per export call when reconciling
+# Reconciliation re-reads submitted work this recent: edits and deletions in Label Studio
+# happen soon after submission; older work is what quality control has already used.
+RECENTLY_SUBMITTED = timedelta(hours=24)
+DELETION_MARGIN = timedelta(seconds=60)
 _LOCK_NAMESPACE = 0x5142  # pg advisory lock namespace of pushes ("QB")
 
 
@@ -106,9 +111,11 @@ def project_provision_label_studio(
 # --------------------------------------------------------------------------- accounts
 
 
-def annotator_ls_email(*, annotator_id: int) -> str:
-    """Pseudonymous: Label Studio shows it to every member. Never personal data."""
-    return f"a{annotator_id}@{ACCOUNT_DOMAIN}"
+def annotator_ls_email(*, annotator_id: int, generation: str = "") -> str:
+    """Pseudonymous: Label Studio shows it to every member. Never personal data.
+    A rehired annotator's new account carries a generation suffix (see below)."""
+    suffix = f".{generation}" if generation else ""
+    return f"a{annotator_id}{suffix}@{ACCOUNT_DOMAIN}"
 
 
 def _ls_password(email: str) -> str:
@@ -122,12 +129,18 @@ def annotators_provision_label_studio(
     *, annotator_ids: Iterable[int], client: LabelStudioClient | None = None
 ) -> dict[int, LabelStudioAccount]:
     """A Label Studio account (that can act as itself) for each active annotator
-    without one; idempotent. Returns the accounts by annotator id (leavers left out)."""
+    without one; idempotent. Returns the accounts by annotator id (leavers left out).
+
+    A rehired annotator whose account was deactivated gets a new Label Studio user
+    (Label Studio OSS cannot restore a membership) with a new routing key, so their
+    old queue views show nothing; their account row moves to the new user.
+    """
     wanted = list(dict.fromkeys(annotator_ids))
     accounts = {a.annotator_id: a for a in LabelStudioAccount.objects.filter(annotator_id__in=wanted)}
+    stale = {pk for pk, account in accounts.items() if not account.is_active}
     missing = list(
         Annotator.objects.filter(
-            pk__in=[i for i in wanted if i not in accounts], status=AnnotatorStatus.ACTIVE
+            pk__in=[i for i in wanted if i not in accounts or i in stale], status=AnnotatorStatus.ACTIVE
         )
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -138,18 +151,24 @@ def annotators_provision_label_studio(
         admin = client or stack.enter_context(label_studio_admin())
         invite = invite_token(admin)
         for annotator_id in missing:
-            email = annotator_ls_email(annotator_id=annotator_id)
+            rehired = annotator_id in stale
+            generation = secrets.token_hex(3) if rehired else ""
+            email = annotator_ls_email(annotator_id=annotator_id, generation=generation)
             login = register_annotator(admin.url, invite, email, _ls_password(email))
+            fields = {"ls_user_id": login.user_id, "email": email, "routing_key": secrets.token_hex(16)}
             try:
                 with transaction.atomic():
-                    accounts[annotator_id] = LabelStudioAccount.objects.create(
-                        annotator_id=annotator_id,
-                        ls_user_id=login.user_id,
-                        email=email,
-                        routing_key=secrets.token_hex(16),
-                    )
+                    if rehired:
+                        account = accounts[annotator_id]
+                        if LabelStudioAccount.objects.filter(pk=account.pk, is_active=False).update(
+                            is_active=True, **fields
+                        ):
+                            LabelStudioQueue.objects.filter(account=account).delete()
+                    else:
+                        LabelStudioAccount.objects.create(annotator_id=annotator_id, **fields)
             except IntegrityError:  # provisioned concurrently: same LS user, one row
-                accounts[annotator_id] = LabelStudioAccount.objects.get(annotator_id=annotator_id)
+                pass
+            accounts[annotator_id] = LabelStudioAccount.objects.get(annotator_id=annotator_id)
     return accounts
 
 
@@ -164,9 +183,8 @@ def annotator_label_studio_login(*, annotator_id: int) -> AnnotatorLogin:
 
 
 def accounts_deactivate_leavers(*, client: LabelStudioClient | None = None) -> int:
-    """Removes leavers and suspended annotators from the Label Studio organisation.
-    (Label Studio OSS cannot restore a membership: a rehired annotator needs a new
-    account, which ``annotators_provision_label_studio`` does not make yet.)"""
+    """Removes leavers and suspended annotators from the Label Studio organisation
+    (a rehired one gets a new account from ``annotators_provision_label_studio``)."""
     done = 0
     with contextlib.ExitStack() as stack:
         for account in selectors.accounts_of_leavers():
@@ -200,6 +218,82 @@ def queues_ensure(
         )
         have.update({a.pk: views[a.routing_key].id for a in missing})
     return have
+
+
+def _queues_missing(*, project_id: int, annotator_id: int | None = None) -> dict[int, set[int]]:
+    """Shard pk -> accounts with open pushed work in that shard but no queue there yet."""
+    missing: dict[int, set[int]] = {}
+    for shard in selectors.project_shards(project_id=project_id):
+        if shard.min_ls_task_id is None:
+            continue
+        work = Assignment.objects.filter(
+            project_id=project_id,
+            state=AssignmentState.OPEN,
+            ls_task_id__gte=shard.min_ls_task_id,
+            ls_task_id__lte=shard.max_ls_task_id,
+            annotator__ls_account__is_active=True,
+        ).exclude(annotator__ls_account__queues__ls_project=shard)
+        if annotator_id is not None:
+            work = work.filter(annotator_id=annotator_id)
+        accounts = set(work.values_list("annotator__ls_account", flat=True).distinct())
+        if accounts:
+            missing[shard.pk] = accounts
+    return missing
+
+
+def queues_ensure_for_project(*, project_id: int, client: LabelStudioClient | None = None) -> int:
+    """A queue view in every shard for every account with open pushed work there; returns
+    how many were made. Runs after a push (a Celery task), not inside it: one view costs a
+    Label Studio request, paid once per annotator and shard rather than per push."""
+    missing = _queues_missing(project_id=project_id)
+    if not missing:
+        return 0
+    made = 0
+    with contextlib.ExitStack() as stack:
+        admin = client or stack.enter_context(label_studio_admin())
+        shards = {s.pk: s for s in selectors.project_shards(project_id=project_id)}
+        for shard_pk, account_ids in missing.items():
+            accounts = LabelStudioAccount.objects.filter(pk__in=account_ids)
+            made += len(account_ids)
+            queues_ensure(admin, shard=shards[shard_pk], accounts=accounts)
+    return made
+
+
+def annotator_queues_open(
+    *, annotator_id: int, project_id: int | None = None, client: LabelStudioClient | None = None
+) -> list[LabelStudioQueue]:
+    """The annotator's queues in the projects where they have open work in Label Studio
+    (or in ``project_id``), making any the push's follow-up has not made yet: what hands
+    the annotator over to Label Studio (``/next?view=``). First shard first."""
+    projects = (
+        [project_id]
+        if project_id is not None
+        else list(
+            Assignment.objects.filter(
+                annotator_id=annotator_id, state=AssignmentState.OPEN, ls_task_id__isnull=False
+            )
+            .values_list("project_id", flat=True)
+            .distinct()
+        )
+    )
+    with contextlib.ExitStack() as stack:
+        for pid in projects:
+            missing = _queues_missing(project_id=pid, annotator_id=annotator_id)
+            if not missing:
+                continue
+            admin = client or stack.enter_context(label_studio_admin())
+            client = admin
+            for shard in LabelStudioProject.objects.filter(pk__in=missing):
+                queues_ensure(
+                    admin, shard=shard, accounts=LabelStudioAccount.objects.filter(pk__in=missing[shard.pk])
+                )
+    return list(
+        LabelStudioQueue.objects.filter(
+            account__annotator_id=annotator_id, ls_project__project_id__in=projects
+        )
+        .select_related("ls_project")
+        .order_by("ls_project__project_id", "ls_project__shard")
+    )
 
 
 # --------------------------------------------------------------------------- push
@@ -277,6 +371,11 @@ def assignments_push(
     Never duplicates a task: before each import the shard's mark is raised past the
     batch (committed), so after a crash anything at or below the mark that has no
     task id here is first looked up in Label Studio by its assignment id.
+
+    Label Studio imports one batch while this process records the task ids of the
+    previous one and reads the next (imports themselves stay one at a time, in
+    assignment order, which the shards' task-id bounds rely on). Queue views are not
+    made here: see ``queues_ensure_for_project`` and ``annotator_queues_open``.
     """
     outcome = PushOutcome(project_id=project_id)
     batch_size = batch_size or settings.LABEL_STUDIO_PUSH_BATCH
@@ -286,6 +385,13 @@ def assignments_push(
             return outcome
         admin = client or stack.enter_context(label_studio_admin())
         shards = project_provision_label_studio(project_id=project_id, client=admin)
+        # Registered before the executor, so it runs after the executor has waited for an
+        # import still in flight when the push fails: what Label Studio took is recorded.
+        in_flight: list[_Import] = []
+        stack.callback(_imports_record_quietly, in_flight)
+        import_client = stack.enter_context(connect(admin.url, admin.token))  # the importer's own
+        importer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="ls-push"))
+        shard_load = shards[-1].task_count  # ours, ahead of the recorded count by what is in flight
         after_id = 0
         while outcome.pushed + outcome.skipped < limit:
             rows = list(
@@ -304,57 +410,95 @@ def assignments_push(
             outcome.skipped += len(rows) - len(sendable)  # leavers: the sweep revokes their work
             if not sendable:
                 continue
-            shard = shards[-1]
-            if shard.task_count + len(sendable) > settings.LABEL_STUDIO_SHARD_TASKS:
-                shard = _shard_create(
-                    admin, project=DatasetProject.objects.get(pk=project_id), shard=shard.shard + 1
-                )
-                shards.append(shard)
-            pushed = _push_batch(admin, shards, shard, sendable, accounts)
             outcome.batches += 1
             outcome.pushed += len(sendable)
-            outcome.created += pushed
-            outcome.found_existing += len(sendable) - pushed
-            shard.refresh_from_db()
-            queues_ensure(admin, shard=shard, accounts={accounts[r[1]] for r in sendable})
+            to_send = _record_found(admin, shards, sendable)
+            outcome.found_existing += len(sendable) - len(to_send)
+            if not to_send:
+                continue
+            if shard_load + len(to_send) > settings.LABEL_STUDIO_SHARD_TASKS:
+                shard = _shard_create(
+                    admin, project=DatasetProject.objects.get(pk=project_id), shard=shards[-1].shard + 1
+                )
+                shards.append(shard)
+                shard_load = 0
+            shard = shards[-1]
+            LabelStudioProject.objects.filter(pk=shard.pk).update(
+                pushed_through_assignment_id=Greatest("pushed_through_assignment_id", to_send[-1][0])
+            )
+            shard.pushed_through_assignment_id = max(shard.pushed_through_assignment_id, to_send[-1][0])
+            data = [
+                TaskSpec(
+                    assignment_id=assignment_id,
+                    route_key=accounts[annotator_id].routing_key,
+                    data=item_data if isinstance(item_data, dict) else {"value": item_data},
+                    item_id=external_id,
+                ).task_data()
+                for assignment_id, annotator_id, item_data, external_id in to_send
+            ]
+            previous = in_flight.pop() if in_flight else None
+            if previous is not None:
+                previous.future.result()  # Label Studio is free again (or this raises)
+            in_flight.append(
+                _Import(
+                    shard=shard,
+                    assignment_ids=[r[0] for r in to_send],
+                    future=importer.submit(import_tasks, import_client, shard.ls_project_id, data),
+                )
+            )
+            shard_load += len(to_send)
+            outcome.created += len(to_send)
+            if previous is not None:
+                _import_record(previous)
+        if in_flight:
+            _import_record(in_flight.pop())
         outcome.more_pending = (
             selectors.assignments_unpushed(project_id=project_id).filter(id__gt=after_id).exists()
         )
     return outcome
 
 
-def _push_batch(client, shards, shard, rows, accounts) -> int:
-    """One batch; returns how many tasks were created (the rest already existed)."""
+@dataclass
+class _Import:
+    shard: LabelStudioProject
+    assignment_ids: list[int]
+    future: Future
+
+
+def _import_record(pending: _Import) -> None:
+    """Records the task ids of a finished import (a failed one raises: the mark covers it)."""
+    task_ids = pending.future.result()
+    pushed = dict(zip(pending.assignment_ids, task_ids, strict=True))
+    _record_pushed(pending.shard, pushed, created=len(task_ids))
+
+
+def _imports_record_quietly(in_flight: list[_Import]) -> None:
+    """On the way out of a failed push: never masks the error that ended it."""
+    for pending in in_flight:
+        try:
+            _import_record(pending)
+        except Exception:
+            logger.warning("an import in flight when the push failed did not complete", exc_info=True)
+
+
+def _record_found(client: LabelStudioClient, shards: list[LabelStudioProject], rows: list) -> list:
+    """Records the tasks Label Studio already has for rows at or below the push mark (a
+    push died after Label Studio took them: find, never re-import); returns the others."""
     mark = max(s.pushed_through_assignment_id for s in shards)
-    found: dict[int, tuple[LabelStudioProject, int]] = {}
     maybe_sent = [r[0] for r in rows if r[0] <= mark]
-    if maybe_sent:  # a push died after Label Studio took these: find, never re-import
-        for candidate in shards:
-            for assignment_id, task_id in find_tasks(client, candidate.ls_project_id, maybe_sent).items():
-                found.setdefault(int(assignment_id), (candidate, task_id))
-    to_send = [r for r in rows if r[0] not in found]
-    if to_send:
-        LabelStudioProject.objects.filter(pk=shard.pk).update(
-            pushed_through_assignment_id=Greatest("pushed_through_assignment_id", max(r[0] for r in to_send))
-        )
-        specs = [
-            TaskSpec(
-                assignment_id=assignment_id,
-                route_key=accounts[annotator_id].routing_key,
-                data=data if isinstance(data, dict) else {"value": data},
-                item_id=external_id,
-            )
-            for assignment_id, annotator_id, data, external_id in to_send
-        ]
-        pushed = push_tasks(client, shard.ls_project_id, specs, batch_size=len(specs), check_existing=False)
-        _record_pushed(shard, {p.assignment_id: p.task_id for p in pushed}, created=len(pushed))
-    by_shard: dict[int, dict[int, int]] = {}
-    for assignment_id, (candidate, task_id) in found.items():
-        by_shard.setdefault(candidate.pk, {})[assignment_id] = task_id
+    if not maybe_sent:
+        return rows
+    found: dict[int, dict[int, int]] = {}  # shard pk -> assignment id -> task id
+    seen: set[int] = set()
     for candidate in shards:
-        if candidate.pk in by_shard:
-            _record_pushed(candidate, by_shard[candidate.pk], created=0)
-    return len(to_send)
+        for assignment_id, task_id in find_tasks(client, candidate.ls_project_id, maybe_sent).items():
+            if int(assignment_id) not in seen:
+                seen.add(int(assignment_id))
+                found.setdefault(candidate.pk, {})[int(assignment_id)] = task_id
+    for candidate in shards:
+        if candidate.pk in found:
+            _record_pushed(candidate, found[candidate.pk], created=0)
+    return [r for r in rows if r[0] not in seen]
 
 
 def assignments_withdraw_label_studio(*, limit: int = 1000, client: LabelStudioClient | None = None) -> int:
@@ -593,6 +737,8 @@ def events_ingest(*, event_ids: Iterable[int]) -> IngestOutcome:
 
 
 def _reconcile_tasks(client: LabelStudioClient, *, project_id: int, task_ids: list[int]) -> IngestOutcome:
+    """Ingests the export of these tasks (new annotations, edits), and marks deleted what
+    we hold for them that the export no longer has."""
     total = IngestOutcome()
     shards = selectors.project_shards(project_id=project_id)
     per_shard: dict[int, list[int]] = {}
@@ -603,24 +749,39 @@ def _reconcile_tasks(client: LabelStudioClient, *, project_id: int, task_ids: li
     for ls_project_id, ids in per_shard.items():
         for start in range(0, len(ids), EXPORT_CHUNK):
             chunk = ids[start : start + EXPORT_CHUNK]
-            part = annotations_ingest(
-                ls_project_id=ls_project_id,
-                annotations=export_annotations(client, ls_project_id, chunk),
-                via="reconcile",
+            # What had arrived a while before the export must be in it unless deleted
+            # (the margin covers a webhook that beats Label Studio's own commit).
+            settled = timezone.now() - DELETION_MARGIN
+            exported = list(export_annotations(client, ls_project_id, chunk))
+            part = annotations_ingest(ls_project_id=ls_project_id, annotations=exported, via="reconcile")
+            gone = (
+                Annotation.objects.filter(
+                    ls_task_id__in=chunk, deleted_at__isnull=True, received_at__lt=settled
+                )
+                .exclude(ls_annotation_id__in=[a.id for a in exported])
+                .values_list("ls_annotation_id", flat=True)
             )
-            for name in ("created", "updated", "flagged", "unknown", "submitted"):
+            deleted = annotations_delete(ls_annotation_ids=list(gone))
+            part.deleted, part.reopened = deleted.deleted, deleted.reopened
+            for name in ("created", "updated", "flagged", "unknown", "submitted", "deleted", "reopened"):
                 setattr(total, name, getattr(total, name) + getattr(part, name))
     return total
 
 
 def project_reconcile_label_studio(
-    *, project_id: int, client: LabelStudioClient | None = None
+    *,
+    project_id: int,
+    client: LabelStudioClient | None = None,
+    submitted_within: timedelta = RECENTLY_SUBMITTED,
 ) -> IngestOutcome:
-    """Fetches, through the export endpoint, the annotations of every task whose
-    assignment is still open here (500 task ids per call), so that whatever was
-    made while the webhook or Qianbiao was down arrives. Idempotent."""
+    """Fetches, through the export endpoint (500 task ids per call), the annotations of
+    every task whose assignment is still open here, and of those submitted within
+    ``submitted_within``: whatever was made, edited or deleted in Label Studio while the
+    webhook or Qianbiao was down arrives. Idempotent."""
+    recent = timezone.now() - submitted_within
     task_ids = list(
-        Assignment.objects.filter(project_id=project_id, state=AssignmentState.OPEN, ls_task_id__isnull=False)
+        Assignment.objects.filter(project_id=project_id, ls_task_id__isnull=False)
+        .filter(Q(state=AssignmentState.OPEN) | Q(state=AssignmentState.SUBMITTED, submitted_at__gte=recent))
         .order_by("ls_task_id")
         .values_list("ls_task_id", flat=True)
     )
@@ -638,11 +799,13 @@ __all__ = [
     "annotations_ingest",
     "annotator_label_studio_login",
     "annotator_provision_label_studio",
+    "annotator_queues_open",
     "annotators_provision_label_studio",
     "assignments_push",
     "assignments_withdraw_label_studio",
     "events_ingest",
     "project_provision_label_studio",
     "project_reconcile_label_studio",
+    "queues_ensure_for_project",
     "webhook_record",
 ]

@@ -18,7 +18,7 @@ from django.db import connection
 from qianbiao.projects.models import DatasetProject
 
 from .ingest import CSV, JSON, JSONL
-from .selectors import RESULT_FIELDS, results_copy, results_rows
+from .selectors import ACCEPTED, RESULT_FIELDS, results_copy, results_rows
 
 CONTENT_TYPES = {
     JSON: "application/json",
@@ -31,11 +31,17 @@ CSV_HEADER = (",".join(RESULT_FIELDS) + "\r\n").encode()
 
 
 def results_stream(
-    *, project: DatasetProject, since: dt.datetime | None, until: dt.datetime, fmt: str
+    *,
+    project: DatasetProject,
+    since: dt.datetime | None,
+    until: dt.datetime,
+    fmt: str,
+    status: str = ACCEPTED,
 ) -> Iterator[bytes]:
     if connection.vendor == "postgresql":
-        return _copied(results_copy(project=project, since=since, until=until, as_json=fmt != CSV), fmt)
-    return results_encode(results_rows(project=project, since=since, until=until), fmt)
+        lines = results_copy(project=project, since=since, until=until, as_json=fmt != CSV, status=status)
+        return _copied(lines, fmt)
+    return results_encode(results_rows(project=project, since=since, until=until, status=status), fmt)
 
 
 def _copied(lines: Iterator[bytes], fmt: str) -> Iterator[bytes]:
@@ -87,7 +93,8 @@ def results_encode(rows: Iterable[tuple[Any, ...]], fmt: str) -> Iterator[bytes]
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(RESULT_FIELDS)
         for batch in _batches(rows):
-            for external_id, label, method, agreement, used, decided_at, updated_at in batch:
+            for row in batch:
+                external_id, label, method, agreement, used, decided_at, updated_at, confidence, status = row
                 writer.writerow(
                     (
                         external_id,
@@ -97,6 +104,8 @@ def results_encode(rows: Iterable[tuple[Any, ...]], fmt: str) -> Iterator[bytes]
                         used,
                         decided_at.isoformat(),
                         updated_at.isoformat(),
+                        "" if confidence is None else confidence,
+                        status,
                     )
                 )
             yield buffer.getvalue().encode()

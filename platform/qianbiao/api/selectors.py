@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Avg, Count, Max, Min, Q, QuerySet
+from django.db.models import Avg, Case, CharField, Count, Max, Min, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -21,6 +21,12 @@ from qianbiao.quality.models import Result
 from .models import CallbackDelivery, CallbackEndpoint
 
 THROUGHPUT_WINDOW = dt.timedelta(hours=24)
+# Which results an export holds: the default, ``accepted``, is what the export
+# always gave; ``rejected`` are items a reviewer found cannot be labelled.
+ACCEPTED, REJECTED, ALL = "accepted", "rejected", "all"
+RESULT_STATUSES = (ACCEPTED, REJECTED, ALL)
+# Row order of every format (CSV columns too). Fields added later go at the end,
+# so that a client reading CSV columns by position keeps working.
 RESULT_COLUMNS = (
     "item__external_id",
     "label",
@@ -29,6 +35,8 @@ RESULT_COLUMNS = (
     "annotations_used",
     "decided_at",
     "updated_at",
+    "confidence",
+    "status",
 )
 RESULT_FIELDS = ("external_id",) + RESULT_COLUMNS[1:]
 
@@ -140,15 +148,34 @@ def results_window_end(*, now: dt.datetime | None = None) -> dt.datetime:
     return (now or timezone.now()) - lag
 
 
+def _status_check(status: str) -> None:
+    if status not in RESULT_STATUSES:
+        raise ValueError(f"unknown result status {status!r}")
+
+
 def results_rows(
-    *, project: DatasetProject, since: dt.datetime | None, until: dt.datetime, chunk_size: int = 2000
+    *,
+    project: DatasetProject,
+    since: dt.datetime | None,
+    until: dt.datetime,
+    status: str = ACCEPTED,
+    chunk_size: int = 2000,
 ) -> Iterator[tuple[Any, ...]]:
-    """Accepted results with ``since < updated_at <= until``, oldest change first,
-    read through a server-side cursor (constant memory). Portable; on PostgreSQL
-    ``results_copy`` does the same several times faster."""
+    """Results with ``since < updated_at <= until`` — accepted, rejected in
+    review, or all (``status``) — oldest change first, read through a server-side
+    cursor (constant memory), as tuples in RESULT_COLUMNS order. Portable; on
+    PostgreSQL ``results_copy`` does the same several times faster."""
+    _status_check(status)
     qs = Result.objects.filter(project=project, updated_at__lte=until)
     if since is not None:
         qs = qs.filter(updated_at__gt=since)
+    if status != ALL:
+        qs = qs.filter(rejected=status == REJECTED)
+    qs = qs.annotate(
+        status=Case(
+            When(rejected=True, then=Value(REJECTED)), default=Value(ACCEPTED), output_field=CharField()
+        )
+    )
     return qs.order_by("updated_at", "id").values_list(*RESULT_COLUMNS).iterator(chunk_size=chunk_size)
 
 
@@ -156,28 +183,40 @@ def results_rows(
 # message per row. A JSON row goes out as one CSV field whose quote and delimiter
 # are control characters that JSON text never holds raw (json/jsonb escape
 # them), so no quoting or escaping ever touches it.
+_COPY_STATUS = f"CASE WHEN r.rejected THEN '{REJECTED}' ELSE '{ACCEPTED}' END"
 _COPY_JSON = (
     "json_build_object('external_id', i.external_id, 'label', r.label, 'method', r.method, "
     "'agreement', r.agreement, 'annotations_used', r.annotations_used, "
-    "'decided_at', r.decided_at, 'updated_at', r.updated_at)::text"
+    "'decided_at', r.decided_at, 'updated_at', r.updated_at, "
+    f"'confidence', r.confidence, 'status', {_COPY_STATUS})::text"
 )
 _COPY_CSV = (
     "i.external_id, r.label::text, r.method, r.agreement, r.annotations_used, "
-    "to_json(r.decided_at) #>> '{}', to_json(r.updated_at) #>> '{}'"
+    "to_json(r.decided_at) #>> '{}', to_json(r.updated_at) #>> '{}', "
+    f"r.confidence, {_COPY_STATUS}"
 )
 
 
 def results_copy(
-    *, project: DatasetProject, since: dt.datetime | None, until: dt.datetime, as_json: bool
+    *,
+    project: DatasetProject,
+    since: dt.datetime | None,
+    until: dt.datetime,
+    as_json: bool,
+    status: str = ACCEPTED,
 ) -> Iterator[bytes]:
     """PostgreSQL only: the rows of ``results_rows``, each already encoded as one
     line — a JSON object, or a CSV record in RESULT_FIELDS order."""
+    _status_check(status)
     result_table, item_table = Result._meta.db_table, Item._meta.db_table
     where = "r.project_id = %s AND r.updated_at <= %s"
     params: list[Any] = [project.pk, until]
     if since is not None:
         where += " AND r.updated_at > %s"
         params.append(since)
+    if status != ALL:
+        where += " AND r.rejected = %s"
+        params.append(status == REJECTED)
     options = "FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02'" if as_json else "FORMAT csv"
     sql = (
         f"COPY (SELECT {_COPY_JSON if as_json else _COPY_CSV} FROM {result_table} r "

@@ -9,6 +9,7 @@ from qianbiao.quality.models import ResultMethod
 
 from .ingest import CSV, JSON, JSONL
 from .models import CallbackDelivery, CallbackEndpoint, CallbackEvent, DeliveryStatus
+from .selectors import ACCEPTED, ALL, REJECTED
 from .services import CLIENT_STATUSES
 
 
@@ -97,6 +98,13 @@ class ResultsQuerySerializer(serializers.Serializer):
         required=False,
         help_text="Only results changed after this instant: pass the X-Next-Since header of your last pull.",
     )
+    status = serializers.ChoiceField(
+        choices=[ACCEPTED, REJECTED, ALL],
+        default=ACCEPTED,
+        required=False,
+        help_text="accepted (the default): results with a label; rejected: items a reviewer found "
+        "cannot be labelled; all: both, told apart by each row's status.",
+    )
 
 
 class ResultRowSerializer(serializers.Serializer):
@@ -107,6 +115,15 @@ class ResultRowSerializer(serializers.Serializer):
     annotations_used = serializers.IntegerField()
     decided_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    confidence = serializers.FloatField(
+        allow_null=True,
+        help_text="The consensus method's own probability for the label, 0 to 1 (classification); "
+        "null where the method has none (overlap or text matching, gold, review).",
+    )
+    status = serializers.ChoiceField(
+        choices=[ACCEPTED, REJECTED],
+        help_text="rejected: a reviewer found the item cannot be labelled (label is empty).",
+    )
 
 
 class _ItemsProgress(serializers.Serializer):

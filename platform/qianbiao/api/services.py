@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from qianbiao.enterprises.models import Enterprise
 from qianbiao.projects.items import ItemImportRejected, items_import
 from qianbiao.projects.models import Assignment, DatasetProject, ProjectStatus
+from workers import enqueue
 
 from .bulk import jsonl_import_postgresql
 from .errors import InvalidRows
@@ -84,8 +85,15 @@ def project_update(*, project: DatasetProject, data: dict[str, Any]) -> DatasetP
     return project
 
 
+@transaction.atomic
 def items_upload(*, project: DatasetProject, body, fmt: str) -> dict[str, Any]:
     """Import an upload (a ``BoundedBody``) in one transaction: every row or none.
+
+    An active project's distribution is enqueued once that transaction commits
+    (the caller's, when it runs inside one: an idempotent request commits with its
+    record), so the new items reach annotators without waiting for the sweep. A
+    failed or rolled-back import enqueues nothing, and neither does a replay,
+    which never gets here.
 
     Raises InvalidRows naming every bad row, BodyTooLarge past the size limit."""
     if project.status == ProjectStatus.COMPLETED:
@@ -110,4 +118,6 @@ def items_upload(*, project: DatasetProject, body, fmt: str) -> dict[str, Any]:
         ) from None
     if imported == 0:
         raise ValidationError({"body": _("The upload holds no items.")})
+    if project.status == ProjectStatus.ACTIVE:
+        enqueue.distribute_project(project.pk)
     return {"project_id": project.pk, "imported": imported}

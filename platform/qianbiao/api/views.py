@@ -307,7 +307,19 @@ class _IgnoreAccept(BaseContentNegotiation):
 
 RESULTS_DESCRIPTION = """Stream the project's accepted results, oldest change first.
 
-`format` is `json` (an array), `jsonl` (one object per line) or `csv` (label as JSON).
+`format` is `json` (an array), `jsonl` (one object per line) or `csv` (label as JSON;
+columns in the order of the fields below, an empty cell for null).
+
+Each result carries how it was decided: `method`, `agreement` (the share of
+annotators who gave the label, or their mean overlap / text similarity with it),
+`confidence` (the consensus method's own probability for the label; null where the
+method has none) and `annotations_used`.
+
+`status` chooses the results: `accepted` (the default) — items with a label;
+`rejected` — items a reviewer found cannot be labelled (empty `label`, `method`
+`review`); `all` — both, told apart by each row's `status`. Items still waiting for
+more annotators or for review have no result yet (see `progress`).
+
 For incremental pulls, pass as `since` the `X-Next-Since` header of your previous
 pull: each pull covers the changes after `since` up to `X-Next-Since` (a moment
 just past, so that nothing still being written is skipped), with no gap and no
@@ -316,7 +328,7 @@ overlap. A result that is decided again (after review) comes again: upsert by
 
 
 class ResultsView(EnterpriseView):
-    """Accepted results, streamed."""
+    """Results (accepted by default, or rejected in review), streamed."""
 
     content_negotiation_class = _IgnoreAccept
 
@@ -339,7 +351,11 @@ class ResultsView(EnterpriseView):
         fmt = query.validated_data.get("format", JSON)
         until = selectors.results_window_end()
         chunks = results_stream(
-            project=project, since=query.validated_data.get("since"), until=until, fmt=fmt
+            project=project,
+            since=query.validated_data.get("since"),
+            until=until,
+            fmt=fmt,
+            status=query.validated_data.get("status", selectors.ACCEPTED),
         )
         response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[fmt])
         response["X-Next-Since"] = until.isoformat()

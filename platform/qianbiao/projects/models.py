@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from qianbiao.programme.models import Grade
 from qianbiao.workforce.models import LanguageProficiency, SkillProficiency, TaskType
@@ -32,7 +33,7 @@ class Domain(models.TextChoices):
 
 class ProjectStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("project status", "Active")
     PAUSED = "paused", _("Paused")
     COMPLETED = "completed", _("Completed")
 
@@ -124,7 +125,7 @@ class DatasetProject(models.Model):
 
 
 class ItemState(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("item state", "Pending")
     ASSIGNED = "assigned", _("Assigned")
     ANNOTATED = "annotated", _("Annotated")
     ACCEPTED = "accepted", _("Accepted")

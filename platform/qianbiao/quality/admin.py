@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from qianbiao.projects.models import AnnotatorStanding
@@ -83,7 +84,11 @@ class QualityPolicyAdmin(admin.ModelAdmin):
             ),
         )
         return format_html(
-            "<table><tr><th>method</th><th>right</th><th>accuracy</th><th></th></tr>{}</table>", rows
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>{}</table>",
+            gettext("method"),
+            gettext("right"),
+            gettext("accuracy"),
+            rows,
         )
 
     @admin.action(description=_("Re-measure the consensus methods on gold now"))
@@ -123,6 +128,7 @@ class AnnotatorQualityAdmin(ReadOnlyAdmin):
     def gold(self, obj: AnnotatorQuality) -> str:
         return f"{obj.gold_correct}/{obj.gold_answered} ({_percent(obj.gold_accuracy)})"
 
+    # xgettext:no-python-format
     @admin.display(description=_("gold 95% interval"))
     def gold_interval(self, obj: AnnotatorQuality) -> str:
         if obj.gold_low is None:
@@ -133,13 +139,19 @@ class AnnotatorQualityAdmin(ReadOnlyAdmin):
     def consensus(self, obj: AnnotatorQuality) -> str:
         if not obj.consensus_answered:
             return "—"
-        return f"{_percent(obj.consensus_agreement_sum / obj.consensus_answered)} of {obj.consensus_answered}"
+        return gettext("%(share)s of %(n)d") % {
+            "share": _percent(obj.consensus_agreement_sum / obj.consensus_answered),
+            "n": obj.consensus_answered,
+        }
 
     @admin.display(description=_("agreement with reviews"))
     def review(self, obj: AnnotatorQuality) -> str:
         if not obj.reviewed:
             return "—"
-        return f"{_percent(obj.review_agreement_sum / obj.reviewed)} of {obj.reviewed}"
+        return gettext("%(share)s of %(n)d") % {
+            "share": _percent(obj.review_agreement_sum / obj.reviewed),
+            "n": obj.reviewed,
+        }
 
     @admin.display(description=_("paused because"))
     def pause(self, obj: AnnotatorQuality) -> str:
@@ -161,7 +173,11 @@ class AnnotatorQualityAdmin(ReadOnlyAdmin):
                 project=row.project, annotator_id=row.annotator_id, note=f"un-paused by {request.user}"
             )
             done += 1
-        self.message_user(request, f"{done} un-paused", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(n)d annotator un-paused.", "%(n)d annotators un-paused.", done) % {"n": done},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Result)

@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from qianbiao.projects.models import MAX_OVERLAP
 
@@ -194,7 +195,9 @@ class AnnotatorQuality(models.Model):
     gold_answered = models.PositiveIntegerField(_("gold answered"), default=0)
     gold_correct = models.PositiveIntegerField(_("gold correct"), default=0)
     gold_score_sum = models.FloatField(_("sum of gold scores"), default=0)
+    # xgettext:no-python-format
     gold_low = models.FloatField(_("gold accuracy, 95% low"), null=True, blank=True)
+    # xgettext:no-python-format
     gold_high = models.FloatField(_("gold accuracy, 95% high"), null=True, blank=True)
     consensus_answered = models.PositiveIntegerField(_("answers on accepted items"), default=0)
     consensus_agreement_sum = models.FloatField(_("sum of agreement with results"), default=0)
@@ -259,7 +262,7 @@ class EntryExam(models.Model):
     annotator = models.ForeignKey("workforce.Annotator", on_delete=models.CASCADE, related_name="+")
     status = models.CharField(_("status"), max_length=8, choices=ExamStatus.choices)
     answered = models.PositiveSmallIntegerField(_("answered"), default=0)
-    correct = models.PositiveSmallIntegerField(_("correct"), default=0)
+    correct = models.PositiveSmallIntegerField(pgettext_lazy("count", "correct"), default=0)
     decided_at = models.DateTimeField(_("decided at"), auto_now=True)
     note = models.CharField(_("note"), max_length=300, blank=True)
 

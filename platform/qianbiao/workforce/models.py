@@ -7,6 +7,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from qianbiao.core.crypto import EncryptedTextField, mask_id_card, mask_phone
 
@@ -49,7 +50,7 @@ class Verification(models.TextChoices):
 
 
 class AnnotatorStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("annotator status", "Active")
     SUSPENDED = "suspended", _("Suspended")
     LEFT = "left", _("Left")
 
@@ -80,7 +81,7 @@ class Language(models.Model):
 
 class Annotator(models.Model):
     code = models.CharField(_("annotator number"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=64)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=64)
     id_card_number = EncryptedTextField(_("resident ID-card number"))
     id_card_digest = models.CharField(max_length=64, unique=True, editable=False)
     phone = EncryptedTextField(_("mobile phone"), blank=True)

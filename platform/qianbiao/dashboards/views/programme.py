@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from qianbiao.quality import selectors as quality_selectors
 
@@ -88,11 +89,12 @@ def programme(request: HttpRequest) -> HttpResponse:
                     title=_("Candidates"),
                     columns=[
                         Column("annotator", _("Annotator number")),
-                        Column("name", _("Name")),
+                        Column("name", pgettext("person", "Name")),
                         Column("score", _("Quality score"), "pct"),
                         Column("annotations", _("Annotations"), "int"),
                         Column("gold_answered", _("Gold answers"), "int"),
                         Column("gold_accuracy", _("Gold accuracy"), "pct"),
+                        # xgettext:no-python-format
                         Column("gold_low", _("Gold accuracy, 95% low"), "pct"),
                     ],
                     rows=[
@@ -113,7 +115,7 @@ def programme(request: HttpRequest) -> HttpResponse:
                 )
             ],
             wide=True,
-            note=_(
+            note=_(  # xgettext:no-python-format
                 "Chosen by quality control: a high quality score over a large volume of work, gold "
                 "accuracy high even at the low end of its 95% interval, and paused in no project."
             ),
