@@ -40,6 +40,8 @@ LABEL_STUDIO_VERSION = "1.23.2"
 GUNICORN_VERSION = "27.0.1"
 _INSTALLED = f"label-studio=={LABEL_STUDIO_VERSION} gunicorn=={GUNICORN_VERSION}"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Our WSGI entry point for Label Studio's own interpreter (see the module inside).
+_SITE_DIR = Path(__file__).resolve().parent / "label_studio_site"
 
 # The fixed admin of every server we start. Local-only credentials (the server binds
 # 127.0.0.1); a deployment sets its own through the environment.
@@ -261,7 +263,7 @@ class LabelStudioServer:
         # One process (its SQLite takes one writer at a time anyway), threads for
         # concurrent readers; long timeout: a large import or export is one request.
         return [
-            str(venv_dir() / "bin" / "gunicorn"), "label_studio.core.wsgi:application",
+            str(venv_dir() / "bin" / "gunicorn"), "qianbiao_label_studio_wsgi:application",
             "--bind", f"{self.host}:{self.port}", "--workers", "1",
             "--worker-class", "gthread", "--threads", str(self.threads),
             "--timeout", "900", "--graceful-timeout", "5", "--log-level", "warning",
@@ -272,7 +274,7 @@ class LabelStudioServer:
         if not self.initialise:
             env.update(
                 DJANGO_SETTINGS_MODULE="label_studio.core.settings.label_studio",
-                PYTHONPATH=str(_label_studio_package()),
+                PYTHONPATH=os.pathsep.join([str(_label_studio_package()), str(_SITE_DIR)]),
             )
         return {**env, **self.extra_env}
 

@@ -218,8 +218,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "qianbiao.reconcile_items",
         "schedule": float(os.environ.get("QIANBIAO_RECONCILE_SECONDS", "3600")),
     },
-    # Dashboards' daily snapshots: hourly, so that "today" is at most an hour old;
-    # each run recomputes the last few days, so a late-recorded leaver is caught.
     # Label Studio: push every project's unpushed open assignments, withdraw tasks
     # of ended ones, deactivate leavers, ingest recorded webhooks (workers/labelstudio.py).
     "label-studio-push-sweep": {
@@ -227,25 +225,28 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": QIANBIAO_SWEEP_SECONDS,
         "options": {"expires": QIANBIAO_SWEEP_SECONDS},
     },
-    # Label Studio: annotations missed by the webhook come back through the export.
+    # Label Studio: annotations the webhook missed (made, edited or deleted on open and
+    # recently submitted work) come back through the export.
     "label-studio-reconcile": {
         "task": "qianbiao.reconcile_label_studio",
         "schedule": float(os.environ.get("LABEL_STUDIO_RECONCILE_SECONDS", "900")),
         "options": {"expires": 600},
     },
+    # Dashboards' daily snapshots: hourly, so that "today" is at most an hour old;
+    # each run recomputes the last few days, so a late-recorded leaver is caught.
     "take-daily-snapshots": {
         "task": "qianbiao.take_daily_snapshots",
         "schedule": float(os.environ.get("QIANBIAO_SNAPSHOT_SECONDS", "3600")),
         "options": {"expires": 3000},
     },
-    # Enterprise callbacks: find results.ready / project.completed events in the
-    # database, resend overdue deliveries, purge old idempotency records.
     # Quality control decides every ready item of each active project in one batch.
     "quality-sweep": {
         "task": "qianbiao.quality_sweep",
         "schedule": QIANBIAO_SWEEP_SECONDS,
         "options": {"expires": QIANBIAO_SWEEP_SECONDS},
     },
+    # Enterprise callbacks: find results.ready / project.completed events in the
+    # database, resend overdue deliveries, purge old idempotency records.
     "callbacks-sweep": {
         "task": "qianbiao.callbacks_sweep",
         "schedule": QIANBIAO_SWEEP_SECONDS,

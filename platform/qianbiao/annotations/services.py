@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 ACCOUNT_DOMAIN = "annotators.qianbiao.invalid"
 EXPORT_CHUNK = 500  # task ids per export call when reconciling
+PROVISION_THREADS = 4  # concurrent Label Studio sign-ups
 # Reconciliation re-reads submitted work this recent: edits and deletions in Label Studio
 # happen soon after submission; older work is what quality control has already used.
 RECENTLY_SUBMITTED = timedelta(hours=24)
@@ -147,18 +148,28 @@ def annotators_provision_label_studio(
     )
     if not missing:
         return accounts
+
+    emails = {}
+    for annotator_id in missing:
+        previous = accounts.get(annotator_id)
+        # Derived from the account it replaces: a retried rehire signs in to the same user.
+        generation = _ls_password(f"{annotator_id}:{previous.ls_user_id}")[:6] if previous else ""
+        emails[annotator_id] = annotator_ls_email(annotator_id=annotator_id, generation=generation)
+
     with contextlib.ExitStack() as stack:
         admin = client or stack.enter_context(label_studio_admin())
         invite = invite_token(admin)
-        for annotator_id in missing:
-            rehired = annotator_id in stale
-            generation = secrets.token_hex(3) if rehired else ""
-            email = annotator_ls_email(annotator_id=annotator_id, generation=generation)
-            login = register_annotator(admin.url, invite, email, _ls_password(email))
+        # Sign-ups are mostly Label Studio hashing a password (which frees its GIL): a few
+        # at a time use every core it has. Our rows are written here, one at a time.
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=PROVISION_THREADS))
+        logins = pool.map(
+            lambda email: register_annotator(admin.url, invite, email, _ls_password(email)), emails.values()
+        )
+        for (annotator_id, email), login in zip(emails.items(), logins, strict=True):
             fields = {"ls_user_id": login.user_id, "email": email, "routing_key": secrets.token_hex(16)}
             try:
                 with transaction.atomic():
-                    if rehired:
+                    if annotator_id in stale:
                         account = accounts[annotator_id]
                         if LabelStudioAccount.objects.filter(pk=account.pk, is_active=False).update(
                             is_active=True, **fields
