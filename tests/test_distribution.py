@@ -16,6 +16,7 @@ from qianbiao.projects.items import ItemImportRejected, items_import
 from qianbiao.projects.lifecycle import assignments_expire, assignments_revoke_for_annotator
 from qianbiao.projects.models import AnnotatorStanding, Assignment, AssignmentState, Item, ItemState
 from qianbiao.projects.progress import project_progress
+from qianbiao.workforce.models import AnnotatorLanguage, LanguageProficiency
 from qianbiao.workforce.services import LanguageSpec, SkillSpec
 from tests.factories import AnnotatorFactory, DatasetProjectFactory, FacilityFactory, LanguageFactory
 
@@ -97,7 +98,16 @@ def test_language_and_pause_and_cap(l3_facility):
     assert outcome.assignments_created == 4
     assert set(Assignment.objects.values_list("annotator_id", flat=True)) == {speaker.pk}
     assert outcome.starved and not outcome.more_pending  # the only eligible one is at their cap
-    assert working.pk and project_progress(project=project).items_by_state[ItemState.PENDING] == 6
+    assert project_progress(project=project).items_by_state[ItemState.PENDING] == 6
+    # Only working-level Miao (1) keeps `working` out of a project that needs fluent (2):
+    # at the required level, they get work at once.
+    assert not Assignment.objects.filter(annotator=working).exists()
+    AnnotatorLanguage.objects.filter(annotator=working, language=miao).update(
+        proficiency=LanguageProficiency.FLUENT
+    )
+    assert project_distribute(project_id=project.pk).assignments_created == 4
+    assert Assignment.objects.filter(annotator=working).count() == 4
+    assert not Assignment.objects.filter(annotator=paused).exists()
 
 
 def test_gold_is_mixed_in_at_the_ratio(l3_facility):

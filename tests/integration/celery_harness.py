@@ -16,8 +16,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.db import connection
@@ -158,3 +159,49 @@ class CeleryWorker:
             return self.log_path.read_text(errors="replace")[-chars:]
         except FileNotFoundError:
             return "(no log)"
+
+
+@contextlib.contextmanager
+def app_on_broker(url: str) -> Iterator[SimpleNamespace]:
+    """This process's Celery app (``.app``) pointed at the Redis database ``url``,
+    emptied before and after (``.redis`` is a client on it)."""
+    import redis
+
+    from workers.app import app
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = {"visibility_timeout": 900}
+    app._pool = None  # connection pools built for another broker
+    app.amqp._producer_pool = None
+    try:
+        yield SimpleNamespace(app=app, redis=client)
+    finally:
+        app._pool = None
+        app.amqp._producer_pool = None
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+        client.flushdb()
+        client.close()
+
+
+@contextlib.contextmanager
+def worker_starter(app, log_dir: Path) -> Iterator[Callable[..., CeleryWorker]]:
+    """``start(name, **kwargs)`` starts a worker and waits until it answers; every
+    worker started is stopped on leaving, then this process's connection is
+    closed (the worker's data goes with the test database's flush: start clean)."""
+    started: list[CeleryWorker] = []
+
+    def start(name: str, **kwargs) -> CeleryWorker:
+        worker = CeleryWorker(name, log_dir=log_dir, **kwargs).start()
+        started.append(worker)
+        worker.wait_ready(app)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
+        connection.close()

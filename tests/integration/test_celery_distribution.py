@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from types import SimpleNamespace
 
 import pytest
-import redis
-from django.db import connection
 from django.utils import timezone
 
 from qianbiao.programme.models import Grade
@@ -35,7 +32,7 @@ from qianbiao.workforce.models import Annotator, AnnotatorSkill, Employment
 from qianbiao.workforce.services import SkillSpec, annotator_leave, annotator_prepare_personal_data
 from seeds.identity import synthetic_id_card, synthetic_phone
 from tests.factories import AnnotatorFactory, DatasetProjectFactory, FacilityFactory
-from tests.integration.celery_harness import CeleryWorker, broker_url, wait_until
+from tests.integration.celery_harness import app_on_broker, broker_url, wait_until, worker_starter
 from workers import enqueue
 
 pytestmark = pytest.mark.integration
@@ -49,41 +46,16 @@ def broker():
     url = broker_url()
     if not url:
         pytest.skip("needs the Redis that bin/test starts (REDIS_URL)")
-    from workers.app import app
-
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    saved = (app.conf.broker_url, app.conf.broker_transport_options)
-    app.conf.broker_url = url
-    app.conf.broker_transport_options = {"visibility_timeout": 900}
-    app._pool = None  # connection pools built for another broker
-    app.amqp._producer_pool = None
-    try:
-        yield SimpleNamespace(app=app, redis=client)
-    finally:
-        app._pool = None
-        app.amqp._producer_pool = None
-        app.conf.broker_url, app.conf.broker_transport_options = saved
-        client.flushdb()
-        client.close()
+    with app_on_broker(url) as pointed:
+        yield pointed
 
 
 @pytest.fixture
 def start_worker(transactional_db, broker, tmp_path):
     """Starts real worker processes; every one is stopped at the end, before
     the test database is flushed."""
-    started: list[CeleryWorker] = []
-
-    def start(name: str, **kwargs) -> CeleryWorker:
-        worker = CeleryWorker(name, log_dir=tmp_path, **kwargs).start()
-        started.append(worker)
-        worker.wait_ready(broker.app)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-    connection.close()  # the worker's data goes with the flush; start clean
+    with worker_starter(broker.app, tmp_path) as start:
+        yield start
 
 
 def _wait(predicate, workers, *, timeout, what):

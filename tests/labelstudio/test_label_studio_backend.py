@@ -192,6 +192,7 @@ def test_a_push_killed_half_way_and_run_again_leaves_one_task_per_assignment(
     assert (again.pushed, again.found_existing, again.created) == (10, 10, 0)
     counts = ls_tasks_by_assignment(ls_admin, project)
     assert counts == {x.pk: 1 for x in assignments}
+    assert sum(s.task_count for s in selectors.project_shards(project_id=project.pk)) == 25  # found ones too
     recorded = dict(Assignment.objects.values_list("pk", "ls_task_id"))
     for shard in selectors.project_shards(project_id=project.pk):
         for task in iter_tasks(ls_admin, shard.ls_project_id):

@@ -280,6 +280,43 @@ def test_low_agreement_adds_annotators_then_review_decides_the_result(
     assert item_decide(item_id=disputed.pk).outcome == Outcome.ALREADY_DECIDED
 
 
+def test_a_stale_decision_does_not_widen_an_item_again_or_send_it_to_review(
+    classification_project, classifiers, monkeypatch
+):
+    # Two sweeps can decide one project at once (beat enqueues one a minute, a
+    # decision can take minutes). Each reads the answers, then settles under the
+    # item lock; here the other one settles in between, deterministically.
+    project = classification_project(overlap=3, agreement_threshold=Decimal("0.7"))
+    QualityPolicy.objects.create(project=project, max_overlap=5, extra_per_round=2)
+    items_import(project=project, rows=_rows(1))
+    classifiers(5)
+    project_distribute(project_id=project.pk)
+    item = Item.objects.get(project=project)
+    for a, label in zip(
+        Assignment.objects.filter(item=item).order_by("slot"), ("cat", "dog", "fox"), strict=True
+    ):
+        annotate(a, choice(label))
+    real_settle = services._settle
+    competitor: list = []
+
+    def settle_after_a_competitor(project, policy, proposals):
+        if not competitor:
+            competitor.append(None)  # the competitor settles for real, at once
+            competitor[0] = project_decide_ready(project_id=project.pk)
+        return real_settle(project, policy, proposals)
+
+    monkeypatch.setattr(services, "_settle", settle_after_a_competitor)
+
+    (stale,) = project_decide_ready(project_id=project.pk)
+
+    assert [d.outcome for d in competitor[0]] == [Outcome.MORE_ANNOTATORS]
+    assert stale.outcome == Outcome.WAITING and stale.detail == "needs 5"
+    item.refresh_from_db()
+    assert (item.extra_slots, item.state) == (2, ItemState.PENDING)  # widened once: 3 answers, 5 slots
+    assert not Review.objects.filter(item=item).exists()
+    assert not Result.objects.filter(item=item).exists()
+
+
 def test_review_accept_and_reject(classification_project, classifiers, reviewer):
     project = classification_project(overlap=2, agreement_threshold=Decimal("0.9"))
     QualityPolicy.objects.create(project=project, max_overlap=2)

@@ -340,25 +340,26 @@ def _project_push_lock(project_id: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, project_id])
 
 
-def _record_pushed(shard: LabelStudioProject, task_ids: dict[int, int], created: int) -> None:
-    """Stores each assignment's task id, and the shard's size and task-id bounds."""
+def _record_pushed(shard: LabelStudioProject, task_ids: dict[int, int]) -> None:
+    """Stores each assignment's new task id, and the shard's size and task-id bounds
+    (every call records tasks not counted before)."""
     if not task_ids:
         return
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                values = ",".join(["(%s::bigint,%s::bigint)"] * len(task_ids))
-                params = [x for pair in task_ids.items() for x in pair]
+                # Two array parameters, not two per row: psycopg parses thousands of
+                # placeholders slowly.
                 cursor.execute(
                     f"UPDATE {Assignment._meta.db_table} a SET ls_task_id = v.t "  # noqa: S608
-                    f"FROM (VALUES {values}) AS v(id, t) WHERE a.id = v.id",
-                    params,
+                    "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, t) WHERE a.id = v.id",
+                    [list(task_ids), list(task_ids.values())],
                 )
         else:
             rows = [Assignment(pk=pk, ls_task_id=t) for pk, t in task_ids.items()]
             Assignment.objects.bulk_update(rows, ["ls_task_id"], batch_size=500)
         lo, hi = min(task_ids.values()), max(task_ids.values())
-        LabelStudioProject.objects.filter(pk=shard.pk).update(task_count=F("task_count") + created)
+        LabelStudioProject.objects.filter(pk=shard.pk).update(task_count=F("task_count") + len(task_ids))
         LabelStudioProject.objects.filter(pk=shard.pk, min_ls_task_id__isnull=True).update(
             min_ls_task_id=lo, max_ls_task_id=hi
         )
@@ -480,7 +481,7 @@ def _import_record(pending: _Import) -> None:
     """Records the task ids of a finished import (a failed one raises: the mark covers it)."""
     task_ids = pending.future.result()
     pushed = dict(zip(pending.assignment_ids, task_ids, strict=True))
-    _record_pushed(pending.shard, pushed, created=len(task_ids))
+    _record_pushed(pending.shard, pushed)
 
 
 def _imports_record_quietly(in_flight: list[_Import]) -> None:
@@ -508,7 +509,8 @@ def _record_found(client: LabelStudioClient, shards: list[LabelStudioProject], r
                 found.setdefault(candidate.pk, {})[int(assignment_id)] = task_id
     for candidate in shards:
         if candidate.pk in found:
-            _record_pushed(candidate, found[candidate.pk], created=0)
+            # Imported by a push that died before recording them: not counted yet either.
+            _record_pushed(candidate, found[candidate.pk])
     return [r for r in rows if r[0] not in seen]
 
 

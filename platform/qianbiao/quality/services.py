@@ -342,6 +342,14 @@ def _settle(project: DatasetProject, policy: QualityPolicy, proposals: Sequence[
             if p.item_id in done or item.state in (ItemState.REVIEW, ItemState.ACCEPTED):
                 decisions.append(Decision(p.item_id, Outcome.ALREADY_DECIDED, annotations=p.used))
                 continue
+            needed = project.overlap + item.extra_slots
+            if p.used < needed:
+                # A concurrent decision widened the item after this proposal's answers
+                # were read: it waits for its new annotators, not widened again or reviewed.
+                decisions.append(
+                    Decision(p.item_id, Outcome.WAITING, annotations=p.used, detail=f"needs {needed}")
+                )
+                continue
             if not p.review_only and (p.agreement is None or p.agreement >= threshold - 1e-9):
                 results.append(
                     Result(
@@ -360,7 +368,6 @@ def _settle(project: DatasetProject, policy: QualityPolicy, proposals: Sequence[
                     credit[annotator_id][1] += agreement
                 decisions.append(Decision(p.item_id, Outcome.ACCEPTED, p.method, p.agreement, p.used))
                 continue
-            needed = project.overlap + item.extra_slots
             if p.review_only:
                 why = f"no automatic consensus for {project.task_type}"
             else:
