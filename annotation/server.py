@@ -260,13 +260,16 @@ class LabelStudioServer:
                 "--internal-host", self.host, "--port", str(self.port),
                 "--data-dir", str(self.data_dir),
             ]  # fmt: skip
-        # One process (its SQLite takes one writer at a time anyway), threads for
-        # concurrent readers; long timeout: a large import or export is one request.
+        # One process (its SQLite takes one writer at a time anyway), threads for concurrent
+        # readers; a generous timeout (an import or export is one request) that the
+        # platform's LABEL_STUDIO_PUSH_SETTLE_SECONDS must exceed; request lines up to
+        # gunicorn's maximum (Data Manager filters travel in the query string).
         return [
             str(venv_dir() / "bin" / "gunicorn"), "qianbiao_label_studio_wsgi:application",
             "--bind", f"{self.host}:{self.port}", "--workers", "1",
             "--worker-class", "gthread", "--threads", str(self.threads),
-            "--timeout", "900", "--graceful-timeout", "5", "--log-level", "warning",
+            "--timeout", "300", "--graceful-timeout", "5", "--log-level", "warning",
+            "--limit-request-line", "8190",
         ]  # fmt: skip
 
     def environment(self) -> dict[str, str]:

@@ -271,6 +271,11 @@ LABEL_STUDIO_WEBHOOK_URL = os.environ.get(
 LABEL_STUDIO_SHARD_TASKS = int(os.environ.get("LABEL_STUDIO_SHARD_TASKS", "100000"))
 # Tasks per import call and per duplicate lookup (Label Studio takes up to 250k/200 MB).
 LABEL_STUDIO_PUSH_BATCH = int(os.environ.get("LABEL_STUDIO_PUSH_BATCH", "1000"))
+# After a push died, the project's next push waits this long after its last import was
+# sent: Label Studio finishes a request whose client is gone (up to its worker timeout:
+# 300 s as annotation.server serves it). Longer than that timeout, or a retried push can
+# miss tasks still being committed and import them twice.
+LABEL_STUDIO_PUSH_SETTLE_SECONDS = float(os.environ.get("LABEL_STUDIO_PUSH_SETTLE_SECONDS", "360"))
 
 # REST API (qianbiao.api): enterprise API keys, per-key throttling, cursor pagination,
 # one JSON error shape. Throttle counts live in the default cache: set CACHE_URL to a

@@ -23,6 +23,11 @@ class LabelStudioProject(models.Model):
     # is committed *before* each import: a push retried after a crash looks up (in
     # Label Studio) only assignments at or below it, and sends newer ones unchecked.
     pushed_through_assignment_id = models.BigIntegerField(default=0)
+    # When the mark was last raised, and when a push last ended with every import it sent
+    # answered. A push that died after raising the mark may have left an import that Label
+    # Studio is still working on: until that has settled, a lookup could miss its tasks.
+    pushed_through_at = models.DateTimeField(null=True, blank=True)
+    push_settled_at = models.DateTimeField(null=True, blank=True)
     # Label Studio task ids grow across the server, and a shard takes tasks only while
     # it is the newest: these bounds say which shard a task lives in.
     min_ls_task_id = models.BigIntegerField(null=True, blank=True)

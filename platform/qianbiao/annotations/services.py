@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Greatest
+from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
 from annotation.accounts import deactivate_account, invite_token, login_token, register_annotator
@@ -320,6 +320,7 @@ class PushOutcome:
     batches: int = 0
     more_pending: bool = False
     locked_out: bool = False
+    deferred: bool = False  # a push died recently; its last import may still be in Label Studio
 
 
 @contextlib.contextmanager
@@ -397,6 +398,9 @@ def assignments_push(
             return outcome
         admin = client or stack.enter_context(label_studio_admin())
         shards = project_provision_label_studio(project_id=project_id, client=admin)
+        if _unsettled(shards):
+            outcome.deferred = True  # the sweep comes back after the settle time
+            return outcome
         # Registered before the executor, so it runs after the executor has waited for an
         # import still in flight when the push fails: what Label Studio took is recorded.
         in_flight: list[_Import] = []
@@ -436,7 +440,8 @@ def assignments_push(
                 shard_load = 0
             shard = shards[-1]
             LabelStudioProject.objects.filter(pk=shard.pk).update(
-                pushed_through_assignment_id=Greatest("pushed_through_assignment_id", to_send[-1][0])
+                pushed_through_assignment_id=Greatest("pushed_through_assignment_id", to_send[-1][0]),
+                pushed_through_at=Now(),
             )
             shard.pushed_through_assignment_id = max(shard.pushed_through_assignment_id, to_send[-1][0])
             data = [
@@ -464,10 +469,25 @@ def assignments_push(
                 _import_record(previous)
         if in_flight:
             _import_record(in_flight.pop())
+        LabelStudioProject.objects.filter(project_id=project_id).update(push_settled_at=Now())
         outcome.more_pending = (
             selectors.assignments_unpushed(project_id=project_id).filter(id__gt=after_id).exists()
         )
     return outcome
+
+
+def _unsettled(shards: list[LabelStudioProject]) -> bool:
+    """True when a push raised the mark without ending cleanly less than
+    ``LABEL_STUDIO_PUSH_SETTLE_SECONDS`` ago: Label Studio may still be committing an
+    import that push sent (it keeps working after its client died or timed out), and a
+    lookup now would miss those tasks and import them twice."""
+    raised = [s for s in shards if s.pushed_through_at is not None]
+    if not raised:
+        return False
+    last = max(s.pushed_through_at for s in raised)
+    if all(s.push_settled_at is not None and s.push_settled_at >= last for s in raised):
+        return False
+    return timezone.now() - last < timedelta(seconds=settings.LABEL_STUDIO_PUSH_SETTLE_SECONDS)
 
 
 @dataclass
