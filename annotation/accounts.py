@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from annotation.client import DEFAULT_TIMEOUT, LabelStudioClient, raise_for_status
+from annotation.client import LabelStudioClient, http_client, raise_for_status
 from annotation.errors import LabelStudioError, LabelStudioNotFound
 from annotation.types import Account, AccountSpec, AnnotatorLogin
 
@@ -119,7 +119,7 @@ def register_annotator(url: str, invite: str, email: str, password: str) -> Anno
     ``password`` instead (so a retry or a second call returns the same account and token).
     """
     email = email.strip().lower()
-    with httpx.Client(base_url=url.rstrip("/"), timeout=DEFAULT_TIMEOUT, follow_redirects=False) as browser:
+    with http_client(url) as browser:
         browser.get("/user/signup/", params={"token": invite})
         response = browser.post(
             "/user/signup/",
@@ -145,7 +145,7 @@ def register_annotator(url: str, invite: str, email: str, password: str) -> Anno
 def login_token(url: str, email: str, password: str) -> AnnotatorLogin:
     """The API token of an existing account, by logging in with its password."""
     email = email.strip().lower()
-    with httpx.Client(base_url=url.rstrip("/"), timeout=DEFAULT_TIMEOUT, follow_redirects=False) as browser:
+    with http_client(url) as browser:
         _login(browser, url, email, password)
         return _session_token(browser, email, created=False)
 

@@ -47,13 +47,22 @@ def error_message(body: Any) -> str:
     return str(body)[:500]
 
 
+def http_client(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:
+    """An httpx client for a Label Studio at ``url``. Certificates are loaded only for
+    https: building the TLS context costs ~60 ms per client, and plain-http servers (the
+    local one, a compose network) never use it."""
+    return httpx.Client(
+        base_url=url.rstrip("/"), timeout=timeout, follow_redirects=False, verify=url.startswith("https:")
+    )
+
+
 class LabelStudioClient:
     """One user's connection to a Label Studio server. Close it (or use ``with``) when done."""
 
     def __init__(self, url: str, token: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.url = url.rstrip("/")
         self._token = token
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, follow_redirects=False)
+        self._http = http_client(self.url, timeout=timeout)
         # max_retries=0: a retried POST could duplicate tasks or annotations; callers retry
         # idempotently instead (see annotation.tasks.push_tasks).
         self.sdk = LabelStudio(base_url=self.url, api_key=token, httpx_client=self._http, max_retries=0)

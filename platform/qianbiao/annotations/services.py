@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Greatest, Now
+from django.db.models.functions import Coalesce, Greatest, Least, Now
 from django.utils import timezone
 
 from annotation.accounts import deactivate_account, invite_token, login_token, register_annotator
@@ -360,14 +360,11 @@ def _record_pushed(shard: LabelStudioProject, task_ids: dict[int, int]) -> None:
             rows = [Assignment(pk=pk, ls_task_id=t) for pk, t in task_ids.items()]
             Assignment.objects.bulk_update(rows, ["ls_task_id"], batch_size=500)
         lo, hi = min(task_ids.values()), max(task_ids.values())
-        LabelStudioProject.objects.filter(pk=shard.pk).update(task_count=F("task_count") + len(task_ids))
-        LabelStudioProject.objects.filter(pk=shard.pk, min_ls_task_id__isnull=True).update(
-            min_ls_task_id=lo, max_ls_task_id=hi
-        )
         LabelStudioProject.objects.filter(pk=shard.pk).update(
-            max_ls_task_id=Greatest("max_ls_task_id", hi),
+            task_count=F("task_count") + len(task_ids),
+            min_ls_task_id=Least(Coalesce("min_ls_task_id", lo), lo),
+            max_ls_task_id=Greatest(Coalesce("max_ls_task_id", hi), hi),
         )
-        LabelStudioProject.objects.filter(pk=shard.pk, min_ls_task_id__gt=lo).update(min_ls_task_id=lo)
 
 
 def assignments_push(
