@@ -46,7 +46,8 @@ def distribute_project(project_id: int) -> None:
 
 def withdraw_annotator_work(annotator_id: int, project_id: int | None = None) -> None:
     """Take back open work the annotator may no longer hold (left, suspended,
-    or paused in ``project_id``); the worker re-checks the database first."""
+    paused in ``project_id``, or no longer eligible for a project they hold
+    work in); the worker re-checks the database first."""
     _after_commit(WITHDRAW_ANNOTATOR_WORK, annotator_id, project_id)
 
 

@@ -57,8 +57,10 @@ def distribute_project(project_id: int) -> dict[str, Any]:
 
 @app.task(name=enqueue.WITHDRAW_ANNOTATOR_WORK, soft_time_limit=240, time_limit=300, **_RETRY)
 def withdraw_annotator_work(annotator_id: int, project_id: int | None = None) -> dict[str, Any]:
-    """An annotator left, was suspended or was paused in a project: take back
-    their open work and give it to others at once."""
+    """An annotator left, was suspended, was paused in a project, or changed
+    facility, skills or languages: take back the open work they may no longer
+    hold (the service re-checks each project's eligibility rules) and give it
+    to others at once."""
     freed = annotator_open_work_withdraw(annotator_id=annotator_id, project_id=project_id)
     for freed_project_id in sorted(freed):
         enqueue.distribute_project(freed_project_id)

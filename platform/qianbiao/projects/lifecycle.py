@@ -1,4 +1,5 @@
-"""Assignments that end without an annotation: expiry, leavers, quality pauses.
+"""Assignments that end without an annotation: expiry, leavers, quality pauses,
+and annotators no longer eligible for the project (see eligibility.py).
 
 Each is one set-based UPDATE guarded by the state it expects (a conditional
 update, as healthchecks claims work), so running it twice changes nothing. Freed
@@ -8,6 +9,7 @@ distribution gives them to someone else.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -17,6 +19,7 @@ from django.utils import timezone
 from qianbiao.workforce.models import Annotator, AnnotatorStatus
 
 from .distribution import items_refresh_state
+from .eligibility import RULE_ACTIVE, RULE_NOT_PAUSED, annotators_unmet_rules, eligible_annotators
 from .models import AnnotatorStanding, Assignment, AssignmentState, DatasetProject, ProjectStatus
 
 
@@ -37,6 +40,12 @@ def _release(qs: QuerySet[Assignment], new_state: str, reason: str) -> dict[int,
     for project_id, item_ids in sorted(freed.items()):
         items_refresh_state(item_ids=item_ids, overlap=overlaps[project_id], project_id=project_id)
     return freed
+
+
+def _merge(into: dict[int, list[int]], freed: dict[int, list[int]]) -> dict[int, list[int]]:
+    for project_id, item_ids in freed.items():
+        into.setdefault(project_id, []).extend(item_ids)
+    return into
 
 
 @transaction.atomic
@@ -90,12 +99,51 @@ def _paused_here() -> Exists:
     )
 
 
+def _revocation_reason(unmet: list[tuple[str, str]]) -> str:
+    """Why the work goes, in the words the other revocations use when they apply."""
+    facts = dict(unmet)
+    for rule in (RULE_ACTIVE, RULE_NOT_PAUSED):
+        if rule in facts:
+            return facts[rule]  # "annotator left", "paused for quality in this project"
+    return "no longer eligible: " + "; ".join(facts.values())
+
+
+def _revoke_ineligible(
+    *, project: DatasetProject, assignments: QuerySet[Assignment], limit: int | None = None
+) -> dict[int, list[int]]:
+    """Revoke the open assignments among ``assignments`` in ``project`` whose
+    annotator is not eligible for the project now: an anti-join against
+    ``eligible_annotators``, the very queryset the distributor picks from."""
+    not_eligible = ~Exists(eligible_annotators(project=project).filter(pk=OuterRef("annotator_id")))
+    held = assignments.filter(project=project, state=AssignmentState.OPEN).filter(not_eligible).order_by()
+    rows = list(held.values_list("pk", "annotator_id")[:limit])
+    if not rows:
+        return {}
+    unmet = annotators_unmet_rules(project=project, annotator_ids={a for _, a in rows})
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for pk, annotator_id in rows:
+        if annotator_id in unmet:  # else eligible again since the first query
+            by_reason[_revocation_reason(unmet[annotator_id])].append(pk)
+    freed: dict[int, list[int]] = {}
+    for reason, ids in sorted(by_reason.items()):
+        # Guarded by eligibility as well as by state, as of this statement.
+        _merge(
+            freed,
+            _release(
+                Assignment.objects.filter(pk__in=ids).filter(not_eligible), AssignmentState.REVOKED, reason
+            ),
+        )
+    return freed
+
+
 @transaction.atomic
 def annotator_open_work_withdraw(*, annotator_id: int, project_id: int | None = None) -> dict[int, list[int]]:
     """Take back what an annotator may no longer hold, judged from the database
     now (not from whatever message asked): all their open work if they are no
-    longer active, else their open work in projects that paused them. Running
-    it for an annotator in good standing changes nothing."""
+    longer active, else their open work in every project (or in ``project_id``)
+    whose eligibility rules they no longer meet — paused there for quality,
+    moved to a facility below its grade, a skill or language lowered or
+    removed. Running it for an annotator in good standing changes nothing."""
     status = Annotator.objects.filter(pk=annotator_id).values_list("status", flat=True).first()
     if status is None:
         return {}
@@ -104,7 +152,12 @@ def annotator_open_work_withdraw(*, annotator_id: int, project_id: int | None = 
         qs = qs.filter(project_id=project_id)
     if status != AnnotatorStatus.ACTIVE:
         return _release(qs, AssignmentState.REVOKED, _STATUS_REASON.get(status, f"annotator {status}"))
-    return _release(qs.filter(_paused_here()), AssignmentState.REVOKED, "paused for quality in this project")
+    holding = Exists(qs.filter(project_id=OuterRef("pk"), state=AssignmentState.OPEN))
+    freed: dict[int, list[int]] = {}
+    # Projects in id order, as _release locks them.
+    for project in DatasetProject.objects.filter(holding).order_by("pk"):
+        _merge(freed, _revoke_ineligible(project=project, assignments=qs))
+    return freed
 
 
 @transaction.atomic
@@ -136,3 +189,24 @@ def assignments_revoke_paused(*, limit: int = 50_000) -> dict[int, list[int]]:
     return _release(
         Assignment.objects.filter(pk__in=ids), AssignmentState.REVOKED, "paused for quality in this project"
     )
+
+
+@transaction.atomic
+def assignments_revoke_ineligible(*, limit: int = 50_000) -> dict[int, list[int]]:
+    """Revoke open work whose annotator no longer meets its project's
+    eligibility rules (eligibility.py) — transferred to a facility below the
+    project's grade, a skill or language lowered or removed, a project that
+    raised its bar — judged from the database now. For the sweep: the safety
+    net under the immediate withdrawal, one anti-join per project holding open
+    work. Each row ends with the rules it fails, e.g. "no longer eligible:
+    facility grade L2 < required L3"."""
+    holding = Exists(Assignment.objects.filter(project_id=OuterRef("pk"), state=AssignmentState.OPEN))
+    freed: dict[int, list[int]] = {}
+    left = limit
+    for project in DatasetProject.objects.filter(holding).order_by("pk"):
+        released = _revoke_ineligible(project=project, assignments=Assignment.objects.all(), limit=left)
+        _merge(freed, released)
+        left -= sum(len(item_ids) for item_ids in released.values())
+        if left <= 0:
+            break
+    return freed

@@ -3,7 +3,8 @@
 Messages can be lost (a worker killed with its message unacknowledged waits for
 Redis's visibility timeout, or forever), so nothing depends on a message
 arriving. Every minute the sweep looks at the database itself: open work held by
-annotators who may no longer hold it, overdue work, and active projects with
+annotators who may no longer hold it (left, suspended, paused, or otherwise no
+longer eligible for the project), overdue work, and active projects with
 items short of their assignments — and says what to enqueue. It is idempotent:
 a second sweep right after the first finds nothing more to do.
 """
@@ -19,7 +20,12 @@ from django.db.models import Count
 
 from .distribution import items_refresh_state, project_distribution_running
 from .eligibility import eligible_annotators
-from .lifecycle import assignments_expire, assignments_revoke_inactive, assignments_revoke_paused
+from .lifecycle import (
+    assignments_expire,
+    assignments_revoke_inactive,
+    assignments_revoke_ineligible,
+    assignments_revoke_paused,
+)
 from .models import (
     LIVE_ASSIGNMENT_STATES,
     Assignment,
@@ -39,6 +45,7 @@ SWEEP_BATCH = 50_000
 class SweepReport:
     revoked_inactive: int
     revoked_paused: int
+    revoked_ineligible: int  # any other rule of eligibility.py no longer met
     expired: int
     backlog: bool  # a batch limit was hit: more to release, sweep again soon
     projects_to_distribute: list[int] = field(default_factory=list)
@@ -82,12 +89,15 @@ def sweep(*, batch: int = SWEEP_BATCH) -> SweepReport:
     Each release is its own transaction, so a sweep killed half-way keeps what it did."""
     inactive = assignments_revoke_inactive(limit=batch)
     paused = assignments_revoke_paused(limit=batch)
+    # After the two above, so that leavers and pauses keep their own counts.
+    ineligible = assignments_revoke_ineligible(limit=batch)
     expired = assignments_expire(limit=batch)
-    counts = [sum(len(v) for v in freed.values()) for freed in (inactive, paused, expired)]
+    counts = [sum(len(v) for v in freed.values()) for freed in (inactive, paused, ineligible, expired)]
     report = SweepReport(
         revoked_inactive=counts[0],
         revoked_paused=counts[1],
-        expired=counts[2],
+        revoked_ineligible=counts[2],
+        expired=counts[3],
         backlog=any(n >= batch for n in counts),
         projects_to_distribute=projects_due_for_distribution(),
     )
