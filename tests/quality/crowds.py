@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from qianbiao.quality.aggregation import MethodScore, accuracy, methods_run
-
 LABELS = ("cat", "dog", "fox", "owl")
 
 
@@ -137,26 +135,3 @@ def difficulty_crowd(
         "difficulty", seed, answer, n_items=n_items, n_gold=n_gold, n_workers=n_workers,
         overlap=overlap, gold_views=gold_views, priors=[0.25, 0.25, 0.25, 0.25],
     )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """Every classification method on one crowd: its score on gold (all cuts), and
-    the accuracy of its consensus (cut 0's fit) on the crowd's ordinary items."""
-
-    scores: list[MethodScore]
-    on_items: dict[str, float]
-
-
-def measure(kind: str, seed: int) -> Measurement:
-    """Run every method on the crowd as a project's recheck does (``methods_run``).
-
-    Needs no Django, so that it runs in a fresh process of its own as well."""
-    crowd = CROWDS[kind](seed)
-    runs = methods_run(crowd.frame, crowd.gold, overlap=crowd.overlap)
-    truth = crowd.ordinary_truth
-    on_items = {r.score.method: accuracy({t: c.label for t, c in r.consensus.items()}, truth) for r in runs}
-    return Measurement([r.score for r in runs], on_items)
-
-
-CROWDS = {"confusion": confusion_crowd, "difficulty": difficulty_crowd}

@@ -19,21 +19,11 @@ Every method's accuracy on ordinary items (and on gold) is printed in the
 terminal summary. The assertion: the method picked from gold alone is within one
 percentage point of the best method on the crowd's ordinary items. On seeds 0-9
 of both kinds it was, the largest shortfall 0.7 points; scoring one cut of the
-gold answers instead of three missed by 1.95 points on confusion seed 6.
-
-This runs 6 crowds × 7 methods × 3 fits, 30-40 s of one core a crowd, 60% of it
-in GLAD (crowd-kit's E-step calls a Python softmax once per task). The crowds
-are independent and every fit is single-threaded, so the crowds selected are
-measured in processes of their own, as many at once as there are cores; each
-test then waits for its own crowd and asserts on it. Fresh (spawned) processes:
-a forked one would share this process's database connection.
+gold answers instead of three missed by 1.95 points on confusion seed 6. This
+runs 6 crowds × 7 methods × 3 fits: about 20-60 s a crowd on 2 cores.
 """
 
 from __future__ import annotations
-
-import multiprocessing
-import os
-from concurrent.futures import Future, ProcessPoolExecutor
 
 import pytest
 
@@ -41,54 +31,41 @@ from qianbiao.quality.aggregation import (
     CLASSIFICATION_METHODS,
     DAWID_SKENE,
     MAJORITY_VOTE,
+    accuracy,
     method_choose,
+    methods_run,
 )
 from tests.quality.conftest import MEASURED
-from tests.quality.crowds import CROWDS, Measurement, measure
+from tests.quality.crowds import confusion_crowd, difficulty_crowd
 
 SEEDS = (0, 1, 2)
+CROWDS = {"confusion": confusion_crowd, "difficulty": difficulty_crowd}
 
 
-@pytest.fixture(scope="module")
-def measuring(request):
-    """(kind, seed) → the Future of its Measurement, for every crowd selected in this run."""
-    wanted = sorted(
-        (item.callspec.params["kind"], item.callspec.params["seed"])
-        for item in request.session.items
-        if item.module is request.module and hasattr(item, "callspec")
-    )
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    pool = ProcessPoolExecutor(
-        max_workers=max(1, min(len(wanted), cores)), mp_context=multiprocessing.get_context("spawn")
-    )
-    try:
-        yield {key: pool.submit(measure, *key) for key in wanted}
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
-def _measure(kind: str, seed: int, measuring: dict[tuple[str, int], Future[Measurement]]):
-    measured = measuring[(kind, seed)].result()
-    scores, on_items = measured.scores, measured.on_items
-    on_gold = {s.method: s.accuracy for s in scores}
-    picked = method_choose(scores)
+def _measure(kind: str, seed: int):
+    crowd = CROWDS[kind](seed)
+    runs = methods_run(crowd.frame, crowd.gold, overlap=crowd.overlap)
+    truth = crowd.ordinary_truth
+    on_items = {r.score.method: accuracy({t: c.label for t, c in r.consensus.items()}, truth) for r in runs}
+    on_gold = {r.score.method: r.score.accuracy for r in runs}
+    picked = method_choose([r.score for r in runs])
     MEASURED[(kind, seed)] = (on_items, on_gold, picked)
     table = "\n".join(
-        f"  {m:<22} items {on_items[m]:.3f}  gold {on_gold[m]:.3f}  {s.error}"
-        for m, s in zip(on_items, scores, strict=True)
+        f"  {m:<22} items {on_items[m]:.3f}  gold {on_gold[m]:.3f}  {r.score.error}"
+        for m, r in zip(on_items, runs, strict=True)
     )
     print(f"\n{kind} crowd, seed {seed}: picked {picked}\n{table}")
-    return scores, on_items, picked, table
+    return runs, on_items, picked, table
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("kind", sorted(CROWDS))
-def test_method_picked_from_gold_is_within_a_point_of_the_best(kind, seed, measuring):
-    scores, on_items, picked, table = _measure(kind, seed, measuring)
+def test_method_picked_from_gold_is_within_a_point_of_the_best(kind, seed):
+    runs, on_items, picked, table = _measure(kind, seed)
 
-    assert [s.method for s in scores] == list(CLASSIFICATION_METHODS)
-    assert not [s.error for s in scores if s.error], table
-    assert all(s.total == 2400 for s in scores), "3 cuts × 160 gold items × 5 groups of 3"
+    assert [r.score.method for r in runs] == list(CLASSIFICATION_METHODS)
+    assert not [r.score.error for r in runs if r.score.error], table
+    assert all(r.score.total == 2400 for r in runs), "3 cuts × 160 gold items × 5 groups of 3"
     best = max(on_items.values())
     assert best - on_items[picked] <= 0.01, f"picked {picked}:\n{table}"
     if kind == "confusion":
