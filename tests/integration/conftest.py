@@ -13,6 +13,7 @@ from annotation.accounts import invite_token, register_annotator
 from annotation.client import connect
 from annotation.label_configs import text_classification
 from annotation.projects import create_project, delete_project
+from tests.integration.celery_harness import app_on_broker, broker_url, worker_starter
 
 PORTS = (
     int(os.environ.get("QIANBIAO_TEST_LS_PORT_MIN", "58100")),
@@ -71,3 +72,21 @@ def ls_project(ls_admin):
     created = create_project(ls_admin, f"test project {next(_serial)}", text_classification(["正面", "负面"]))
     yield created
     delete_project(ls_admin, created.id)
+
+
+@pytest.fixture
+def broker():
+    """This process's Celery app pointed at a Redis database of our own, emptied."""
+    url = broker_url()
+    if not url:
+        pytest.skip("needs the Redis that bin/test starts (REDIS_URL)")
+    with app_on_broker(url) as pointed:
+        yield pointed
+
+
+@pytest.fixture
+def start_worker(transactional_db, broker, tmp_path):
+    """Starts real worker processes; every one is stopped at the end, before
+    the test database is flushed."""
+    with worker_starter(broker.app, tmp_path) as start:
+        yield start

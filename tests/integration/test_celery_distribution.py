@@ -32,30 +32,12 @@ from qianbiao.workforce.models import Annotator, AnnotatorSkill, Employment
 from qianbiao.workforce.services import SkillSpec, annotator_leave, annotator_prepare_personal_data
 from seeds.identity import synthetic_id_card, synthetic_phone
 from tests.factories import AnnotatorFactory, DatasetProjectFactory, FacilityFactory
-from tests.integration.celery_harness import app_on_broker, broker_url, wait_until, worker_starter
+from tests.integration.celery_harness import wait_until
 from workers import enqueue
 
 pytestmark = pytest.mark.integration
 
 BBOX = (SkillSpec("bounding_box", 2),)
-
-
-@pytest.fixture
-def broker():
-    """This process's Celery app pointed at a Redis database of our own, emptied."""
-    url = broker_url()
-    if not url:
-        pytest.skip("needs the Redis that bin/test starts (REDIS_URL)")
-    with app_on_broker(url) as pointed:
-        yield pointed
-
-
-@pytest.fixture
-def start_worker(transactional_db, broker, tmp_path):
-    """Starts real worker processes; every one is stopped at the end, before
-    the test database is flushed."""
-    with worker_starter(broker.app, tmp_path) as start:
-        yield start
 
 
 def _wait(predicate, workers, *, timeout, what):

@@ -13,27 +13,12 @@ from annotation.tasks import iter_tasks
 from qianbiao.annotations import selectors
 from qianbiao.annotations.models import Annotation, LabelStudioEvent, LabelStudioQueue
 from qianbiao.projects.models import Assignment, AssignmentState
-from tests.integration.celery_harness import app_on_broker, broker_url, wait_until, worker_starter
+from tests.integration.celery_harness import wait_until
 from tests.labelstudio.conftest import ls_settings, make_work  # noqa: F401 - fixture
 from tests.labelstudio.test_label_studio_backend import label_own_queue
 from workers.labelstudio import LABEL_STUDIO_SWEEP
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def broker():
-    url = broker_url()
-    if not url:
-        pytest.skip("needs the Redis that bin/test starts (REDIS_URL)")
-    with app_on_broker(url) as pointed:
-        yield pointed
-
-
-@pytest.fixture
-def start_worker(transactional_db, broker, tmp_path):
-    with worker_starter(broker.app, tmp_path) as start:
-        yield start
 
 
 def _wait(predicate, worker, *, what, timeout=60):
