@@ -48,3 +48,24 @@ def project_manager(db):
 def fast_password_hashing(settings):
     # PBKDF2 at production strength costs most of a second per test user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Every message that would leave for the broker, as (task name, args)."""
+    from workers import enqueue
+
+    messages: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(enqueue, "_send", lambda name, args=(), kwargs=None: messages.append((name, args)))
+    return messages
+
+
+@pytest.fixture
+def run(django_capture_on_commit_callbacks):
+    """Run a Celery task in this process; its on-commit follow-ups fire as after a commit."""
+
+    def _run(task, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return task.apply(args=args, kwargs=kwargs).get()
+
+    return _run

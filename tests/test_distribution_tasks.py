@@ -38,25 +38,6 @@ BBOX = (SkillSpec("bounding_box", 2),)
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """Every message that would leave for the broker, as (task name, args)."""
-    messages: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(enqueue, "_send", lambda name, args=(), kwargs=None: messages.append((name, args)))
-    return messages
-
-
-@pytest.fixture
-def run(django_capture_on_commit_callbacks):
-    """Run a task in this process; its on-commit follow-ups fire as after a commit."""
-
-    def _run(task, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return task.apply(args=args, kwargs=kwargs).get()
-
-    return _run
-
-
-@pytest.fixture
 def crew():
     facility = FacilityFactory(grade=Grade.L3)
     return [AnnotatorFactory(facility=facility, skills=BBOX) for _ in range(4)]

@@ -39,25 +39,6 @@ GRADE_REASON = "no longer eligible: facility grade L2 < required L3"
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """Every message that would leave for the broker, as (task name, args)."""
-    messages: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(enqueue, "_send", lambda name, args=(), kwargs=None: messages.append((name, args)))
-    return messages
-
-
-@pytest.fixture
-def run(django_capture_on_commit_callbacks):
-    """Run a task in this process; its on-commit follow-ups fire as after a commit."""
-
-    def _run(task, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return task.apply(args=args, kwargs=kwargs).get()
-
-    return _run
-
-
-@pytest.fixture
 def l3_facility():
     return FacilityFactory(grade=Grade.L3)
 

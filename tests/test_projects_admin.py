@@ -20,13 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    messages = []
-    monkeypatch.setattr(enqueue, "_send", lambda name, args=(), kwargs=None: messages.append((name, args)))
-    return messages
-
-
-@pytest.fixture
 def project():
     facility = FacilityFactory(grade=Grade.L3)
     annotators = [

@@ -28,13 +28,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    messages: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(enqueue, "_send", lambda name, args=(), kwargs=None: messages.append((name, args)))
-    return messages
-
-
-@pytest.fixture
 def fast_path_calls(monkeypatch):
     """How often the JSONL fast path hands over to the ordinary import."""
     calls: list[int] = []

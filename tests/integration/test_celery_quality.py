@@ -18,30 +18,16 @@ from qianbiao.annotations.models import Annotation
 from qianbiao.projects.distribution import project_distribute
 from qianbiao.projects.items import items_import
 from qianbiao.projects.models import Assignment, Item, ItemState, ProjectStatus
-from qianbiao.quality.models import AnnotatorQuality, Result, ResultMethod, Review
+from qianbiao.quality.models import AnnotatorQuality, QualityPolicy, Result, ResultMethod, Review
 from tests.factories import AnnotatorFactory, DatasetProjectFactory, FacilityFactory
-from tests.integration.celery_harness import app_on_broker, broker_url, wait_until, worker_starter
+from tests.integration.celery_harness import wait_until
 from tests.quality.conftest import CLASSIFICATION_CONFIG, CLASSIFY, annotate, choice
 from workers import quality
 
 pytestmark = pytest.mark.integration
 
 DECIDED = re.compile(r"Task qianbiao\.decide_ready_items\[[^\]]+\] succeeded in [\d.]+s: (\d+)")
-
-
-@pytest.fixture
-def broker():
-    url = broker_url()
-    if not url:
-        pytest.skip("needs the Redis that bin/test starts (REDIS_URL)")
-    with app_on_broker(url) as pointed:
-        yield pointed
-
-
-@pytest.fixture
-def start_worker(transactional_db, broker, tmp_path):
-    with worker_starter(broker.app, tmp_path) as start:
-        yield start
+RECHECKED = re.compile(r"Task qianbiao\.recheck_quality_method\[[^\]]+\] succeeded in [\d.]+s: '(\w[\w ]*)'")
 
 
 def _project(status=ProjectStatus.ACTIVE):
@@ -150,3 +136,35 @@ def test_the_sweep_decides_ready_items_once_through_the_broker_and_a_real_worker
     _wait(lambda: len(_decided_in_log(worker)) == 6, worker, what="2 more decide_ready_items runs")
     assert _decided_in_log(worker)[4:] == [0, 0]
     assert _written([first, second, paused]) == before
+
+
+def test_the_sweep_enqueues_a_due_method_recheck_that_the_worker_runs_once(start_worker, broker):
+    facility = FacilityFactory()
+    for _ in range(5):
+        AnnotatorFactory(facility=facility, skills=CLASSIFY)
+    project = _project()
+    items = _answered(project, {"g0": ("owl", "owl", "cat"), "a0": ("cat", "cat", "cat")})
+    Item.objects.filter(pk=items["g0"]).update(is_gold=True, gold_answer={"label": "owl"})
+    broker.redis.delete("distribution")
+
+    worker = start_worker("quality", concurrency=2)
+    broker.app.send_task(quality.QUALITY_SWEEP)
+    _wait(lambda: len(_decided_in_log(worker)) == 1, worker, what="a decide_ready_items run")
+    _wait(
+        lambda: RECHECKED.findall(worker.log_path.read_text(errors="replace")),
+        worker,
+        what="a recheck_quality_method run",
+        timeout=120,
+    )
+    log = worker.log_path.read_text(errors="replace")
+    assert RECHECKED.findall(log) == ["checked"], worker.log_tail()
+    assert _decided_in_log(worker) == [1]  # decided without waiting for the re-check
+    policy = QualityPolicy.objects.get(project=project)
+    assert policy.method_checked_gold == 3 and policy.chosen_method and policy.method_scores
+
+    # The next sweep decides again but enqueues no second re-check.
+    broker.app.send_task(quality.QUALITY_SWEEP)
+    _wait(lambda: len(_decided_in_log(worker)) == 2, worker, what="a second decide_ready_items run")
+    log = worker.log_path.read_text(errors="replace")
+    assert log.count("qianbiao.recheck_quality_method[") == 2, worker.log_tail()  # received, succeeded
+    assert "Traceback" not in log, worker.log_tail()

@@ -1,25 +1,30 @@
 """The quality sweep's Celery glue (workers/quality.py), in this process.
 
 ``quality_sweep`` enqueues ``decide_ready_items`` for every active project;
-that task re-checks the project's consensus method, then decides its ready items
-(qianbiao.quality.services). Tasks run here through ``apply()``, Celery's own
-request with its retries; the real Redis broker and worker process are exercised
-in tests/integration/test_celery_quality.py.
+that task enqueues a re-check of the project's consensus method when one is due
+(``recheck_quality_method``, not waited for), then decides its ready items
+(qianbiao.quality.services). Both run one at a time per project. Tasks run
+here through ``apply()``, Celery's own request with its retries; the real Redis
+broker and worker process are exercised in tests/integration/test_celery_quality.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import OperationalError, connection
+from django.utils import timezone
 
 from qianbiao.annotations.models import Annotation
 from qianbiao.projects.distribution import project_distribute
 from qianbiao.projects.items import items_import
 from qianbiao.projects.models import Assignment, Item, ItemState, ProjectStatus
 from qianbiao.quality import services
-from qianbiao.quality.models import AnnotatorQuality, Result, ResultMethod, Review
+from qianbiao.quality.models import AnnotatorQuality, QualityPolicy, Result, ResultMethod, Review
 from tests.quality.conftest import annotate, choice
 from workers import quality
 from workers.app import app
@@ -113,11 +118,9 @@ def test_decide_ready_items_decides_the_project_given_by_id_through_the_services
 
     decided = quality.decide_ready_items.apply(args=(project.pk,)).get()
 
-    # The method first (a no-op here: no gold), then the decisions; by id, keyword-only.
-    assert service_calls == [
-        ("project_method_recheck", (), {"project_id": project.pk}),
-        ("project_decide_ready", (), {"project_id": project.pk}),
-    ]
+    # The decisions, by id, keyword-only; the method re-check is not run here (and not
+    # due: no gold).
+    assert service_calls == [("project_decide_ready", (), {"project_id": project.pk})]
     assert decided == len(READY)
     results = {r.item_id: r for r in Result.objects.all()}
     assert set(results) == {item["clear"], item["majority"]}  # nothing of the other project
@@ -151,7 +154,7 @@ def test_decide_ready_items_run_twice_decides_each_item_once(annotated, service_
     assert quality.decide_ready_items.apply(args=(project.pk,)).get() == 0
 
     assert _decided_state(project) == after_first
-    assert [name for name, _, _ in service_calls] == ["project_method_recheck", "project_decide_ready"] * 2
+    assert [name for name, _, _ in service_calls] == ["project_decide_ready"] * 2
 
 
 def test_a_database_hiccup_is_retried_and_any_other_error_is_not(annotated, monkeypatch):
@@ -181,9 +184,153 @@ def test_a_database_hiccup_is_retried_and_any_other_error_is_not(annotated, monk
 
 def test_quality_task_names_queue_and_schedule():
     route = app.amqp.router.route
-    for name in (quality.QUALITY_SWEEP, quality.DECIDE_READY_ITEMS):
+    for name in (quality.QUALITY_SWEEP, quality.DECIDE_READY_ITEMS, quality.RECHECK_QUALITY_METHOD):
         assert name in app.tasks
         assert route({}, name)["queue"].name == "maintenance"
     decide = app.tasks[quality.DECIDE_READY_ITEMS]
     assert decide.acks_late and decide.soft_time_limit < decide.time_limit
+    # The re-check fits every method (about 20 minutes on a large project): far longer limits.
+    recheck = app.tasks[quality.RECHECK_QUALITY_METHOD]
+    assert decide.time_limit < recheck.soft_time_limit < recheck.time_limit
+    assert recheck.soft_time_limit >= 3000
     assert app.conf.beat_schedule["quality-sweep"]["task"] == quality.QUALITY_SWEEP
+
+
+# --- the method re-check: its own task, enqueued when due, one at a time per project ---
+
+
+@pytest.fixture
+def enqueued_rechecks(monkeypatch):
+    """Project ids of the re-checks decide_ready_items enqueues (not run)."""
+    sent: list[tuple] = []
+    monkeypatch.setattr(quality.recheck_quality_method, "delay", lambda *args: sent.append(args))
+    return sent
+
+
+def _with_gold(project, item):
+    """Make the item "short" gold: its two answers become gold answers, so a
+    re-check is due, and the ready items stay the same (gold is never "ready")."""
+    Item.objects.filter(pk=item["short"]).update(is_gold=True, gold_answer={"label": "owl"})
+    return project
+
+
+def _policy(project):
+    return QualityPolicy.objects.get(project=project)
+
+
+def test_decide_does_not_wait_for_the_recheck_and_enqueues_it_only_when_due(
+    annotated, service_calls, enqueued_rechecks
+):
+    project, item = annotated()
+    plain, _ = annotated()
+    _with_gold(project, item)
+
+    assert quality.decide_ready_items.apply(args=(project.pk,)).get() == len(READY)
+    assert quality.decide_ready_items.apply(args=(plain.pk,)).get() == len(READY)
+
+    # Enqueued for the project with new gold only, and decided without it.
+    assert enqueued_rechecks == [(project.pk,)]
+    assert [name for name, _, _ in service_calls] == ["project_decide_ready"] * 2
+    policy = _policy(project)
+    assert policy.method_checked_at is None and policy.method_recheck_attempted_at is not None
+    assert _policy(plain).method_recheck_attempted_at is None
+
+    # The next sweeps do not enqueue it again while it may still be queued or running...
+    assert quality.decide_ready_items.apply(args=(project.pk,)).get() == 0
+    assert enqueued_rechecks == [(project.pk,)]
+    # ... but do once RECHECK_RETRY_AFTER has passed without a check.
+    long_ago = timezone.now() - services.RECHECK_RETRY_AFTER - dt.timedelta(minutes=1)
+    QualityPolicy.objects.filter(project=project).update(method_recheck_attempted_at=long_ago)
+    quality.decide_ready_items.apply(args=(project.pk,)).get()
+    assert enqueued_rechecks == [(project.pk,)] * 2
+
+
+def test_the_recheck_task_saves_the_policy_and_then_is_not_due(annotated, enqueued_rechecks):
+    project, item = annotated()
+    _with_gold(project, item)
+
+    assert quality.recheck_quality_method.apply(args=(project.pk,)).get() == "checked"
+
+    policy = _policy(project)
+    assert policy.method_checked_at is not None
+    assert policy.method_checked_gold == 2  # the two answers on the gold item
+    assert {s["method"] for s in policy.method_scores} == set(services.CANDIDATE_METHODS)
+    assert policy.chosen_method  # majority vote with this little gold
+    assert policy.method_recheck_attempted_at is not None
+    # Checked on this gold: not due again, even after the retry delay, until gold grows.
+    long_ago = timezone.now() - services.RECHECK_RETRY_AFTER - dt.timedelta(minutes=1)
+    QualityPolicy.objects.filter(project=project).update(method_recheck_attempted_at=long_ago)
+    assert not services.method_recheck_due(project_id=project.pk)
+    quality.decide_ready_items.apply(args=(project.pk,)).get()
+    assert enqueued_rechecks == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks are PostgreSQL's")
+@pytest.mark.parametrize("task", ["decide", "recheck"])
+def test_a_second_message_for_a_locked_project_returns_without_work(
+    annotated, service_calls, enqueued_rechecks, task
+):
+    project, item = annotated()
+    _with_gold(project, item)
+    namespace = {"decide": quality.DECIDE_LOCK_NAMESPACE, "recheck": quality.RECHECK_LOCK_NAMESPACE}[task]
+    run = {
+        "decide": lambda: quality.decide_ready_items.apply(args=(project.pk,)).get(),
+        "recheck": lambda: quality.recheck_quality_method.apply(args=(project.pk,)).get(),
+    }[task]
+    other = connection.copy()  # another session: another worker holding the project
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [namespace, project.pk])
+        assert run() == {"decide": 0, "recheck": "locked"}[task]
+        assert service_calls == [] and enqueued_rechecks == []
+        assert not Result.objects.filter(project=project).exists()
+        assert not QualityPolicy.objects.filter(project=project, method_checked_at__isnull=False).exists()
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [namespace, project.pk])
+    finally:
+        other.close()
+    # Released: the next message does the work (and released its own lock: twice).
+    assert run() == {"decide": len(READY), "recheck": "checked"}[task]
+    assert run() == {"decide": 0, "recheck": "checked"}[task]
+
+
+@pytest.mark.parametrize("failure", [SoftTimeLimitExceeded(), RuntimeError("a bug in a method")])
+def test_a_timed_out_or_failed_recheck_is_recorded_and_not_reenqueued_by_the_next_sweep(
+    annotated, enqueued_rechecks, monkeypatch, caplog, failure
+):
+    project, item = annotated()
+    _with_gold(project, item)
+
+    def fails(**kwargs):
+        raise failure
+
+    monkeypatch.setattr(services, "project_method_recheck", fails)
+    before = timezone.now()
+    with caplog.at_level(logging.WARNING, logger="workers.quality"):
+        outcome = quality.recheck_quality_method.apply(args=(project.pk,))
+    if isinstance(failure, SoftTimeLimitExceeded):
+        assert outcome.get() == "timed out"
+        assert "timed out" in caplog.text
+    else:
+        assert outcome.failed() and outcome.result is failure  # not swallowed, not retried
+        assert "re-check failed" in caplog.text
+    policy = _policy(project)
+    assert policy.method_checked_at is None
+    assert policy.method_recheck_attempted_at >= before
+
+    # The next sweep decides, and leaves the re-check for RECHECK_RETRY_AFTER.
+    assert not services.method_recheck_due(project_id=project.pk)
+    assert quality.decide_ready_items.apply(args=(project.pk,)).get() == len(READY)
+    assert enqueued_rechecks == []
+
+
+def test_a_deleted_project_is_skipped_without_an_error(classification_project, enqueued_rechecks):
+    # Deleted between the sweep and the decision (a project with answers is protected).
+    project = classification_project()
+    project_id = project.pk
+    project.delete()
+
+    assert quality.decide_ready_items.apply(args=(project_id,)).get() == 0
+    assert quality.recheck_quality_method.apply(args=(project_id,)).get() == "skipped"
+    assert enqueued_rechecks == []
+    assert not QualityPolicy.objects.filter(project_id=project_id).exists()

@@ -42,6 +42,7 @@ from qianbiao.annotations.models import (
     LabelStudioProject,
     LabelStudioQueue,
 )
+from qianbiao.core.locks import advisory_lock
 from qianbiao.projects.models import Assignment, AssignmentState, DatasetProject
 from qianbiao.workforce.models import Annotator, AnnotatorStatus
 
@@ -323,22 +324,10 @@ class PushOutcome:
     deferred: bool = False  # a push died recently; its last import may still be in Label Studio
 
 
-@contextlib.contextmanager
-def _project_push_lock(project_id: int) -> Iterator[bool]:
+def _project_push_lock(project_id: int):
     """One pusher per project at a time (two could import the same assignment).
     A PostgreSQL session lock: released when the process dies, too."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, project_id])
-        got = cursor.fetchone()[0]
-    try:
-        yield got
-    finally:
-        if got:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, project_id])
+    return advisory_lock(_LOCK_NAMESPACE, project_id)
 
 
 def _record_pushed(shard: LabelStudioProject, task_ids: dict[int, int]) -> None:

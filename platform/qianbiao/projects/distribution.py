@@ -15,13 +15,14 @@ import logging
 import time
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+
+from qianbiao.core.locks import advisory_lock
 
 from .eligibility import eligible_annotators
 from .models import (
@@ -54,20 +55,8 @@ class DistributionOutcome:
     skipped: str = ""  # why nothing was done, if so
 
 
-@contextmanager
-def _project_lock(project_id: int) -> Iterator[bool]:
-    if connection.vendor != "postgresql":
-        yield True  # SQLite serialises writers itself
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, project_id])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, project_id])
+def _project_lock(project_id: int):
+    return advisory_lock(_LOCK_NAMESPACE, project_id)
 
 
 def project_distribution_running(project_id: int) -> bool:

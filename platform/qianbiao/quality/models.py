@@ -164,6 +164,10 @@ class QualityPolicy(models.Model):
         _("gold answers at the last check"), default=0, editable=False
     )
     method_scores = models.JSONField(_("accuracy of each method on gold"), default=list, blank=True)
+    # When a re-check was last enqueued or started, successful or not (log-only
+    # bookkeeping, so not translated): the sweep waits RECHECK_RETRY_AFTER after it,
+    # so a re-check that keeps failing or timing out is not re-run every minute.
+    method_recheck_attempted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("quality policy")

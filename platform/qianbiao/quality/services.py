@@ -10,7 +10,8 @@ Entry points (all keyword-only, all safe to run twice):
   item gets more annotators (``Item.extra_slots``, filled by the distributor) up to
   the policy's maximum, and then goes to review.
 - ``project_method_recheck``: re-measures every classification method on the
-  project's gold once gold has grown enough, and records the best (a periodic task).
+  project's gold once gold has grown enough, and records the best (its own task,
+  enqueued by the sweep when ``method_recheck_due``).
 - ``review_decide``: a reviewer accepts, corrects or rejects; that becomes the Result.
 - ``annotator_unpause``, ``policy_ensure``, ``policy_pin_method``: for managers.
 
@@ -20,6 +21,7 @@ Result or an open review is left alone, so a retried task changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from collections import defaultdict
@@ -83,6 +85,9 @@ CONTEXT_ANNOTATIONS = 100_000
 # Re-measure the methods once gold answers have grown by a quarter (and by at least 30).
 RECHECK_GROWTH = 1.25
 RECHECK_MIN_NEW = 30
+# At most one re-check enqueued per project in this long (a failed or timed-out
+# one is retried after it, not every minute).
+RECHECK_RETRY_AFTER = dt.timedelta(hours=1)
 # Fewer gold pseudo-items than this in a cut and majority vote stands.
 MIN_GOLD_PSEUDO_ITEMS = 30
 # The methods a recheck measures (all of crowd-kit's that run on this data).
@@ -653,18 +658,52 @@ def annotator_unpause(*, project: DatasetProject, annotator_id: int, note: str =
 # --- method choice --------------------------------------------------------------------------------
 
 
+def _gold_grown(project: DatasetProject, policy: QualityPolicy) -> tuple[bool, int]:
+    """(whether gold answers grew enough since the last check, how many there are)."""
+    gold_answers = counted_annotations(project=project, item__is_gold=True).count()
+    last = policy.method_checked_gold
+    grown = gold_answers >= max(last + RECHECK_MIN_NEW, math.ceil(last * RECHECK_GROWTH))
+    return bool(gold_answers) and (policy.method_checked_at is None or grown), gold_answers
+
+
+def method_recheck_due(*, project_id: int) -> bool:
+    """Whether the sweep should enqueue a re-check now: a classification project
+    whose gold answers have grown enough, and no re-check enqueued or attempted in
+    the last RECHECK_RETRY_AFTER (one still queued or running, or one that failed
+    or timed out). Cheap (a policy read and a count): the sweep asks every minute."""
+    project = DatasetProject.objects.get(pk=project_id)
+    if project.task_type != L.CLASSIFICATION:
+        return False
+    policy = policy_ensure(project=project)
+    attempted = policy.method_recheck_attempted_at
+    if attempted is not None and timezone.now() - attempted < RECHECK_RETRY_AFTER:
+        return False
+    return _gold_grown(project, policy)[0]
+
+
+def method_recheck_attempted(*, project_id: int) -> None:
+    """Record that a re-check was enqueued, started or failed just now."""
+    now = timezone.now()
+    if QualityPolicy.objects.filter(project_id=project_id).update(method_recheck_attempted_at=now):
+        return
+    project = DatasetProject.objects.filter(pk=project_id).first()
+    if project is not None:  # no policy yet
+        QualityPolicy.objects.filter(pk=policy_ensure(project=project).pk).update(
+            method_recheck_attempted_at=now
+        )
+
+
 def project_method_recheck(*, project_id: int, force: bool = False) -> QualityPolicy:
     """Measure every classification method on the project's gold and record the
     most accurate, when gold answers have grown enough since the last check (or
-    ``force``). A pinned method still wins; the measurement is kept for the admin."""
+    ``force``). A pinned method still wins; the measurement is kept for the admin.
+    Slow (minutes): runs in its own task (workers.quality.recheck_quality_method)."""
     project = DatasetProject.objects.get(pk=project_id)
     policy = policy_ensure(project=project)
     if project.task_type != L.CLASSIFICATION:
         return policy
-    gold_answers = counted_annotations(project=project, item__is_gold=True).count()
-    last = policy.method_checked_gold
-    grown = gold_answers >= max(last + RECHECK_MIN_NEW, math.ceil(last * RECHECK_GROWTH))
-    if not gold_answers or not (force or policy.method_checked_at is None or grown):
+    due, gold_answers = _gold_grown(project, policy)
+    if not gold_answers or not (force or due):
         return policy
     frame = _classification_rows(project, [], with_context=True)
     gold = _gold_labels(project, frame["task"].unique())
