@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from annotation.client import LabelStudioClient, sdk_errors
-from annotation.types import ASSIGNMENT_KEY, Annotation
+from annotation.types import ASSIGNMENT_KEY, LabelStudioAnnotation
 
 EXPORT_CHUNK = 500  # task ids per export call (ids[] go in the query string)
 
@@ -29,13 +29,13 @@ def _user_id(value: Any) -> int | None:
 
 def annotation_from_dict(
     raw: dict, task_data: dict | None = None, task_id: int | None = None, project_id: int | None = None
-) -> Annotation:
-    """Our Annotation from Label Studio's JSON (API, export or webhook); keeps nothing else."""
+) -> LabelStudioAnnotation:
+    """Our LabelStudioAnnotation from Label Studio's JSON (API, export or webhook); keeps nothing else."""
     task = raw.get("task")
     if isinstance(task, dict):
         task = task.get("id")
     lead_time = raw.get("lead_time")
-    return Annotation(
+    return LabelStudioAnnotation(
         id=int(raw["id"]),
         task_id=int(task if task is not None else task_id),
         project_id=_user_id(raw.get("project")) if raw.get("project") is not None else project_id,
@@ -49,7 +49,7 @@ def annotation_from_dict(
     )
 
 
-def _from_sdk(obj: Any, project_id: int | None = None) -> Annotation:
+def _from_sdk(obj: Any, project_id: int | None = None) -> LabelStudioAnnotation:
     return annotation_from_dict(obj.dict() if hasattr(obj, "dict") else dict(obj), project_id=project_id)
 
 
@@ -60,7 +60,7 @@ def create_annotation(
     lead_time: float | None = None,
     was_cancelled: bool = False,
     completed_by: int | None = None,
-) -> Annotation:
+) -> LabelStudioAnnotation:
     """An annotation by the client's user (or, as an admin, naming ``completed_by``).
 
     Label Studio OSS lets anyone post with any ``completed_by``: Qianbiao checks on the way
@@ -75,7 +75,7 @@ def create_annotation(
         return _from_sdk(client.sdk.annotations.create(**kwargs))
 
 
-def list_annotations(client: LabelStudioClient, task_id: int) -> list[Annotation]:
+def list_annotations(client: LabelStudioClient, task_id: int) -> list[LabelStudioAnnotation]:
     """The task's annotations, except skipped ones (Label Studio leaves those out; the export has them)."""
     with sdk_errors(f"annotations of task {task_id}"):
         return [_from_sdk(obj) for obj in client.sdk.annotations.list(id=task_id)]
@@ -83,7 +83,7 @@ def list_annotations(client: LabelStudioClient, task_id: int) -> list[Annotation
 
 def export_annotations(
     client: LabelStudioClient, project_id: int, task_ids: Iterable[int] | None = None
-) -> Iterator[Annotation]:
+) -> Iterator[LabelStudioAnnotation]:
     """Every annotation of the project's annotated tasks, through ``/export?exportType=JSON``.
 
     With ``task_ids``, only those tasks, ``EXPORT_CHUNK`` per call: the way to reconcile at
@@ -98,7 +98,9 @@ def export_annotations(
         yield from _export(client, project_id, ids[start : start + EXPORT_CHUNK])
 
 
-def _export(client: LabelStudioClient, project_id: int, ids: Sequence[int]) -> Iterator[Annotation]:
+def _export(
+    client: LabelStudioClient, project_id: int, ids: Sequence[int]
+) -> Iterator[LabelStudioAnnotation]:
     # The SDK's ``ids=`` argument is ignored by the server; Label Studio reads ``ids[]``.
     params: list[tuple[str, Any]] = [("exportType", "JSON"), ("download_all_tasks", "false")]
     params += [("ids[]", task_id) for task_id in ids]

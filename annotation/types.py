@@ -119,7 +119,7 @@ class Task:
 
 
 @dataclass(frozen=True)
-class Annotation:
+class LabelStudioAnnotation:
     """One annotation as Label Studio holds it, with the assignment it answers (from task data)."""
 
     id: int
@@ -149,6 +149,6 @@ class WebhookEvent:
 
     action: str
     project_id: int | None
-    annotations: tuple[Annotation, ...] = ()
+    annotations: tuple[LabelStudioAnnotation, ...] = ()
     deleted_annotation_ids: tuple[int, ...] = ()
     task_ids: tuple[int, ...] = ()

@@ -8,7 +8,7 @@ whose Label Studio accounts exist beforehand (accounts are provisioned lazily, o
 annotator, not per push). PostgreSQL: a throw-away cluster as bin/test starts it; Label
 Studio: started from the data-dir template on a free port in 58100–58199.
 
-Ours: ``qianbiao.annotations.services.assignments_push`` on a fresh dataset project —
+Ours: ``qianbiao.labelling.services.assignments_push`` on a fresh dataset project —
 Label Studio project + webhook, reading open assignments with their items from
 PostgreSQL, the committed push mark, one import per 1,000 tasks, recording every task
 id and the shard's bounds. Baseline: creating a Label Studio project and
@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
         from annotation.projects import create_project, delete_project
         from annotation.tasks import import_tasks
         from annotation.types import TaskSpec
-        from qianbiao.annotations.models import LabelStudioAccount
-        from qianbiao.annotations.services import (
+        from qianbiao.labelling.models import LabelStudioAccount
+        from qianbiao.labelling.services import (
             annotators_provision_label_studio,
             assignments_push,
             queues_ensure_for_project,

@@ -57,7 +57,7 @@ def enqueue_ingest(event_ids: list[int]) -> None:
 
 @app.task(name=PUSH_ASSIGNMENTS, soft_time_limit=480, time_limit=540, **_RETRY)
 def push_assignments(project_id: int) -> dict[str, Any]:
-    from qianbiao.annotations.services import assignments_push
+    from qianbiao.labelling.services import assignments_push
 
     outcome = assignments_push(project_id=project_id, limit=PUSH_LIMIT)
     if outcome.more_pending:
@@ -71,14 +71,14 @@ def push_assignments(project_id: int) -> dict[str, Any]:
 def ensure_label_studio_queues(project_id: int) -> int:
     """Queue views for annotators who got work in a shard, after the push that gave it
     (an annotator handed over before this runs gets theirs made on the spot)."""
-    from qianbiao.annotations.services import queues_ensure_for_project
+    from qianbiao.labelling.services import queues_ensure_for_project
 
     return queues_ensure_for_project(project_id=project_id)
 
 
 @app.task(name=INGEST_ANNOTATIONS, soft_time_limit=240, time_limit=300, **_RETRY)
 def ingest_annotations(event_ids: list[int]) -> dict[str, Any]:
-    from qianbiao.annotations.services import events_ingest
+    from qianbiao.labelling.services import events_ingest
 
     outcome = asdict(events_ingest(event_ids=event_ids))
     outcome.pop("submitted_ids", None)
@@ -88,8 +88,8 @@ def ingest_annotations(event_ids: list[int]) -> dict[str, Any]:
 @app.task(name=RECONCILE_LABEL_STUDIO, soft_time_limit=540, time_limit=600, **_RETRY)
 def reconcile_label_studio(project_id: int | None = None) -> dict[str, Any]:
     """With no project: fans out one message per project with open pushed work."""
-    from qianbiao.annotations import selectors
-    from qianbiao.annotations.services import project_reconcile_label_studio
+    from qianbiao.labelling import selectors
+    from qianbiao.labelling.services import project_reconcile_label_studio
 
     if project_id is None:
         projects = selectors.projects_with_open_pushed_assignments()
@@ -106,9 +106,9 @@ def label_studio_sweep() -> dict[str, Any]:
     """Re-derives Label Studio work from the database: deactivate leavers, withdraw
     ended assignments' tasks, ingest deliveries whose message was lost, push every
     project with unpushed open assignments."""
-    from qianbiao.annotations import selectors
-    from qianbiao.annotations.models import LabelStudioEvent
-    from qianbiao.annotations.services import accounts_deactivate_leavers, assignments_withdraw_label_studio
+    from qianbiao.labelling import selectors
+    from qianbiao.labelling.models import LabelStudioEvent
+    from qianbiao.labelling.services import accounts_deactivate_leavers, assignments_withdraw_label_studio
 
     deactivated = accounts_deactivate_leavers()
     withdrawn = assignments_withdraw_label_studio()

@@ -61,7 +61,7 @@ INSTALLED_APPS = [
     "qianbiao.programme",
     "qianbiao.workforce",
     "qianbiao.projects",
-    "qianbiao.annotations",
+    "qianbiao.labelling",
     "qianbiao.quality",
     "qianbiao.dashboards",
     "qianbiao.api",

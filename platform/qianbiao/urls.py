@@ -4,7 +4,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from qianbiao.annotations.views import label_studio_webhook
+from qianbiao.labelling.views import label_studio_webhook
 
 
 def health(request):

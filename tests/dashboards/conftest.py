@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
-from qianbiao.annotations.models import Annotation
 from qianbiao.dashboards.snapshots import headcount_snapshots_take, work_snapshots_take
+from qianbiao.labelling.models import Annotation
 from qianbiao.programme.models import Facility, HeadcountTarget, TargetKind, TargetScope
 from qianbiao.projects.models import Assignment, AssignmentState, Item, ItemState
 from qianbiao.quality.models import GoldJudgement, Result

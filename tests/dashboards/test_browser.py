@@ -12,9 +12,9 @@ import pytest
 from django.contrib.auth.models import Group
 from playwright.sync_api import Page, expect, sync_playwright
 
-from qianbiao.annotations.models import Annotation
 from qianbiao.core.roles import PROJECT_MANAGER_GROUP
 from qianbiao.dashboards.selectors import programme as programme_selectors
+from qianbiao.labelling.models import Annotation
 from qianbiao.projects.models import Assignment
 from qianbiao.workforce.models import Annotator
 from tests.dashboards.conftest import count_employed

@@ -10,7 +10,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from qianbiao.annotations.models import Annotation
 from qianbiao.dashboards.models import HeadcountSnapshot, SnapshotScope, WorkSnapshot
 from qianbiao.dashboards.snapshots import (
     _daily_series,
@@ -19,6 +18,7 @@ from qianbiao.dashboards.snapshots import (
     snapshots_take,
     work_snapshots_take,
 )
+from qianbiao.labelling.models import Annotation
 from qianbiao.programme.models import PROVINCE_CODE
 from qianbiao.quality.models import GoldJudgement, Result
 from qianbiao.workforce.headcount import headcount_by_scope

@@ -178,7 +178,7 @@ def test_no_snapshots_yet_says_how_to_fill_them(programme, project_manager):
 def test_work_page_figures(snapshots, project_manager):
     pm = client_for(project_manager)
     html = pm.get("/dashboards/work/?days=7").content.decode()
-    from qianbiao.annotations.models import Annotation
+    from qianbiao.labelling.models import Annotation
 
     assert kpi_value(html, "items") == str(Annotation.objects.count())
     assert kpi_value(html, "starved") == "1"

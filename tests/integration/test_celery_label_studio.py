@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from annotation.tasks import iter_tasks
-from qianbiao.annotations import selectors
-from qianbiao.annotations.models import Annotation, LabelStudioEvent, LabelStudioQueue
+from qianbiao.labelling import selectors
+from qianbiao.labelling.models import Annotation, LabelStudioEvent, LabelStudioQueue
 from qianbiao.projects.models import Assignment, AssignmentState
 from tests.integration.celery_harness import wait_until
 from tests.labelstudio.conftest import ls_settings, make_work  # noqa: F401 - fixture

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from qianbiao.annotations.models import Annotation
+from qianbiao.labelling.models import Annotation
 from qianbiao.projects.distribution import project_distribute
 from qianbiao.projects.items import items_import
 from qianbiao.projects.models import Assignment, Item, ItemState, ProjectStatus

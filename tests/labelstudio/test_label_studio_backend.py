@@ -15,8 +15,8 @@ from annotation.client import connect
 from annotation.queues import next_task
 from annotation.tasks import iter_tasks
 from annotation.webhooks import SECRET_HEADER, list_webhooks
-from qianbiao.annotations import selectors, services
-from qianbiao.annotations.models import Annotation, LabelStudioAccount, LabelStudioEvent, LabelStudioQueue
+from qianbiao.labelling import selectors, services
+from qianbiao.labelling.models import Annotation, LabelStudioAccount, LabelStudioEvent, LabelStudioQueue
 from qianbiao.projects.models import Assignment, AssignmentState, Item
 from tests.labelstudio.conftest import choice, make_work
 

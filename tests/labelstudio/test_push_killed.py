@@ -38,7 +38,7 @@ from django.utils.translation import override
 
 from annotation.projects import delete_project, get_project
 from annotation.tasks import find_tasks, iter_tasks
-from qianbiao.annotations import selectors, services
+from qianbiao.labelling import selectors, services
 from qianbiao.projects.models import Assignment, AssignmentState, Item
 from tests.factories import AnnotatorFactory, DatasetProjectFactory
 from tests.integration.celery_harness import REPO, wait_until, worker_database_url

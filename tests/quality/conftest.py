@@ -9,7 +9,7 @@ import itertools
 import pytest
 from django.utils import timezone
 
-from qianbiao.annotations.models import Annotation
+from qianbiao.labelling.models import Annotation
 from qianbiao.projects.models import Assignment, AssignmentState
 from qianbiao.workforce.services import SkillSpec
 from tests.factories import AnnotatorFactory, DatasetProjectFactory, FacilityFactory

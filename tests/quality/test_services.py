@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from qianbiao.annotations.models import Annotation
+from qianbiao.labelling.models import Annotation
 from qianbiao.projects.distribution import project_distribute
 from qianbiao.projects.items import items_import
 from qianbiao.projects.models import (

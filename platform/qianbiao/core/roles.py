@@ -16,7 +16,7 @@ from django.db import DEFAULT_DB_ALIAS
 PROJECT_MANAGER_GROUP = "project_manager"
 
 # Apps whose models a project manager manages.
-MANAGED_APPS = ("enterprises", "programme", "workforce", "projects", "annotations", "quality", "api")
+MANAGED_APPS = ("enterprises", "programme", "workforce", "projects", "labelling", "quality", "api")
 
 # (app_label, codename) never granted through the role. The access log is an
 # audit trail: the role may read it but not write or erase it.

@@ -32,7 +32,7 @@ from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from qianbiao.annotations.models import Annotation
+from qianbiao.labelling.models import Annotation
 from qianbiao.programme.models import PROVINCE_CODE, Facility, Grade, Park, Region
 from qianbiao.projects.models import DatasetProject
 from qianbiao.quality.models import Result

@@ -235,7 +235,7 @@ class GoldJudgement(models.Model):
     """One counted answer on a gold item, marked against the gold answer."""
 
     annotation = models.OneToOneField(
-        "annotations.Annotation", on_delete=models.CASCADE, related_name="gold_judgement"
+        "labelling.Annotation", on_delete=models.CASCADE, related_name="gold_judgement"
     )
     project = models.ForeignKey("projects.DatasetProject", on_delete=models.CASCADE, related_name="+")
     item = models.ForeignKey("projects.Item", on_delete=models.CASCADE, related_name="+")

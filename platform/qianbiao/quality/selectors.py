@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
-from qianbiao.annotations.models import Annotation
+from qianbiao.labelling.models import Annotation
 from qianbiao.projects.models import (
     LIVE_ASSIGNMENT_STATES,
     AnnotatorStanding,

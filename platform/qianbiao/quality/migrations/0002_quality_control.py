@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotations', '0002_label_studio_push_and_events'),
+        ('labelling', '0002_label_studio_push_and_events'),
         ('projects', '0003_item_extra_slots'),
         ('quality', '0001_initial'),
         ('workforce', '0002_alter_personaldataaccess_annotator'),
@@ -111,7 +111,7 @@ class Migration(migrations.Migration):
                 ('correct', models.BooleanField(verbose_name='correct')),
                 ('score', models.FloatField(help_text='1 is the gold answer exactly; 0 nothing like it.', verbose_name='score')),
                 ('judged_at', models.DateTimeField(auto_now_add=True, verbose_name='judged at')),
-                ('annotation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='gold_judgement', to='annotations.annotation')),
+                ('annotation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='gold_judgement', to='labelling.annotation')),
                 ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workforce.annotator')),
                 ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.item')),
                 ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.datasetproject')),

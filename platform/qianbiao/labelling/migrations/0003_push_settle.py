@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotations', '0002_label_studio_push_and_events'),
+        ('labelling', '0002_label_studio_push_and_events'),
     ]
 
     operations = [

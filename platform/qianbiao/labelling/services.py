@@ -31,18 +31,18 @@ from annotation.errors import LabelStudioError, LabelStudioNotFound
 from annotation.projects import create_project, delete_project
 from annotation.queues import ensure_queue_views
 from annotation.tasks import delete_task, find_tasks, import_tasks
-from annotation.types import Annotation as LSAnnotation
 from annotation.types import AnnotatorLogin, TaskSpec, WebhookEvent
+from annotation.types import LabelStudioAnnotation as LSAnnotation
 from annotation.webhooks import ANNOTATION_ACTIONS, register_webhook
-from qianbiao.annotations import selectors
-from qianbiao.annotations.models import (
+from qianbiao.core.locks import advisory_lock
+from qianbiao.labelling import selectors
+from qianbiao.labelling.models import (
     Annotation,
     LabelStudioAccount,
     LabelStudioEvent,
     LabelStudioProject,
     LabelStudioQueue,
 )
-from qianbiao.core.locks import advisory_lock
 from qianbiao.projects.models import Assignment, AssignmentState, DatasetProject
 from qianbiao.workforce.models import Annotator, AnnotatorStatus
 

@@ -51,8 +51,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('ls_view_id', models.BigIntegerField(verbose_name='Label Studio view id')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queues', to='annotations.labelstudioaccount')),
-                ('ls_project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queues', to='annotations.labelstudioproject')),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queues', to='labelling.labelstudioaccount')),
+                ('ls_project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queues', to='labelling.labelstudioproject')),
             ],
             options={
                 'verbose_name': 'annotator queue',
@@ -84,7 +84,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'annotation',
                 'verbose_name_plural': 'annotations',
-                'indexes': [models.Index(fields=['project', 'received_at'], name='annotations_project_976a96_idx'), models.Index(fields=['item'], name='annotations_item_id_942b16_idx')],
+                'indexes': [models.Index(fields=['project', 'received_at'], name='labelling_a_project_d43c41_idx'), models.Index(fields=['item'], name='labelling_a_item_id_7a8f45_idx')],
                 'constraints': [models.UniqueConstraint(condition=models.Q(('assignment__isnull', False), ('deleted_at__isnull', True), ('flagged', False)), fields=('assignment',), name='one_counted_annotation_per_assignment')],
             },
         ),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotations', '0001_initial'),
+        ('labelling', '0001_initial'),
     ]
 
     operations = [

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-class AnnotationsConfig(AppConfig):
-    name = "qianbiao.annotations"
-    label = "annotations"
+class LabellingConfig(AppConfig):
+    name = "qianbiao.labelling"
+    label = "labelling"
     verbose_name = _("Label Studio work")

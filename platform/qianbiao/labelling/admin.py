@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from qianbiao.annotations.models import (
+from qianbiao.labelling.models import (
     Annotation,
     LabelStudioAccount,
     LabelStudioEvent,

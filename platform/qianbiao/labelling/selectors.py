@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from qianbiao.annotations.models import LabelStudioAccount, LabelStudioEvent, LabelStudioProject
+from qianbiao.labelling.models import LabelStudioAccount, LabelStudioEvent, LabelStudioProject
 from qianbiao.projects.models import Assignment, AssignmentState
 from qianbiao.workforce.models import AnnotatorStatus
 
