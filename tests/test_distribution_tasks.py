@@ -130,10 +130,16 @@ def test_distribute_task_hands_over_to_a_new_message_when_out_of_time(run, sent,
     project = _project(n_items=12)
     first = run(tasks.distribute_project, project.pk)
     assert first["more_pending"] and first["items_considered"] == 5
-    assert sent == [(enqueue.DISTRIBUTE_PROJECT, (project.pk,))]
+    # The rest in a new message, and the new work to Label Studio at once (not at the
+    # next sweep): each chunk is pushed as soon as it is committed.
+    assert sent == [(enqueue.DISTRIBUTE_PROJECT, (project.pk,)), (enqueue.PUSH_ASSIGNMENTS, (project.pk,))]
     run(tasks.distribute_project, project.pk)
     run(tasks.distribute_project, project.pk)
     assert Assignment.objects.filter(project=project).count() == 24
+    # Nothing new to push when a message finds no work to give.
+    sent.clear()
+    run(tasks.distribute_project, project.pk)
+    assert sent == []
     assert run(tasks.distribute_project, 0) == {"project_id": 0, "skipped": "no such project"}
 
 
@@ -235,7 +241,7 @@ def test_task_names_queues_and_delivery_settings():
     ):
         assert route({}, name)["queue"].name == "maintenance"
         assert name in app.tasks
-    assert app.conf.task_acks_late and app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.task_ignore_result
     task = app.tasks[enqueue.DISTRIBUTE_PROJECT]
     assert task.max_retries == 5 and task.soft_time_limit < task.time_limit

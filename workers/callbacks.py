@@ -4,10 +4,13 @@ lost. The database row is the state; these tasks only move it along."""
 
 from __future__ import annotations
 
-from workers.app import app
+from workers import enqueue
+from workers.app import IDEMPOTENT, app
 
 
-@app.task(name="qianbiao.callback_deliver", bind=True, acks_late=True, max_retries=None, ignore_result=True)
+# Its own retries (not the shared policy): the delivery row holds the next attempt's
+# time, with the endpoint's backoff; max_retries=None because the row decides when to stop.
+@app.task(name=enqueue.CALLBACK_DELIVER, bind=True, max_retries=None, **IDEMPOTENT)
 def callback_deliver(self, delivery_id: int) -> str:
     from qianbiao.api.callbacks import callback_delivery_attempt
 
@@ -19,11 +22,10 @@ def callback_deliver(self, delivery_id: int) -> str:
     return outcome.status
 
 
-@app.task(name="qianbiao.callbacks_sweep", ignore_result=True)
+@app.task(name=enqueue.CALLBACKS_SWEEP, soft_time_limit=240, time_limit=300, **IDEMPOTENT)
 def callbacks_sweep() -> dict[str, int]:
     """Run every minute or so (beat): scan for events, re-send overdue deliveries."""
     from qianbiao.api.callbacks import (
-        callback_deliveries_enqueue,
         callback_deliveries_overdue,
         callbacks_scan,
     )
@@ -31,6 +33,6 @@ def callbacks_sweep() -> dict[str, int]:
 
     created = callbacks_scan()
     overdue = callback_deliveries_overdue()
-    callback_deliveries_enqueue(overdue)
+    enqueue.callback_deliver(overdue)
     purged = idempotency_records_purge()
     return {"created": created, "resent": len(overdue), "idempotency_purged": purged}

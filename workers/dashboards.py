@@ -1,4 +1,4 @@
-"""The dashboards' snapshot task (beat: hourly, see CELERY_BEAT_SCHEDULE).
+"""The dashboards' snapshot task (beat: hourly, see workers/beat.py).
 
 Thin like every task here: it calls the service, which recomputes the last few
 days and today from the database. Idempotent, so a duplicate or late delivery
@@ -9,21 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
-
-from workers.app import app
-
-TAKE_DAILY_SNAPSHOTS = "qianbiao.take_daily_snapshots"
+from workers import enqueue
+from workers.app import IDEMPOTENT, RETRY, app
 
 
-@app.task(
-    name=TAKE_DAILY_SNAPSHOTS,
-    soft_time_limit=540,
-    time_limit=600,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=30,
-    max_retries=3,
-)
+@app.task(name=enqueue.TAKE_DAILY_SNAPSHOTS, soft_time_limit=540, time_limit=600, **RETRY, **IDEMPOTENT)
 def take_daily_snapshots(lookback_days: int | None = None) -> dict[str, Any]:
     from qianbiao.dashboards.snapshots import DEFAULT_LOOKBACK_DAYS, snapshots_take
 

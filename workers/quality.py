@@ -24,42 +24,29 @@ from __future__ import annotations
 import logging
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import InterfaceError, OperationalError
 
-from workers.app import app
+from workers import enqueue
+from workers.app import IDEMPOTENT, RETRY, app
 
 logger = logging.getLogger(__name__)
-
-QUALITY_SWEEP = "qianbiao.quality_sweep"
-DECIDE_READY_ITEMS = "qianbiao.decide_ready_items"
-RECHECK_QUALITY_METHOD = "qianbiao.recheck_quality_method"
 
 # Advisory-lock namespaces (projects.distribution uses 0x51B1/0x51B2, pushes 0x5142).
 DECIDE_LOCK_NAMESPACE = 0x51C1  # "deciding a project's ready items"
 RECHECK_LOCK_NAMESPACE = 0x51C2  # "re-checking a project's consensus method"
 
 
-@app.task(name=QUALITY_SWEEP, ignore_result=True, soft_time_limit=60, time_limit=90)
+@app.task(name=enqueue.QUALITY_SWEEP, soft_time_limit=60, time_limit=90, **RETRY, **IDEMPOTENT)
 def quality_sweep() -> int:
     from qianbiao.projects.models import DatasetProject, ProjectStatus
 
     active = DatasetProject.objects.filter(status=ProjectStatus.ACTIVE).order_by("-priority")
     project_ids = list(active.values_list("pk", flat=True))
     for project_id in project_ids:
-        decide_ready_items.delay(project_id)
+        enqueue.decide_ready_items(project_id)
     return len(project_ids)
 
 
-@app.task(
-    name=DECIDE_READY_ITEMS,
-    ignore_result=True,
-    acks_late=True,
-    soft_time_limit=540,
-    time_limit=600,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=30,
-    max_retries=3,
-)
+@app.task(name=enqueue.DECIDE_READY_ITEMS, soft_time_limit=540, time_limit=600, **RETRY, **IDEMPOTENT)
 def decide_ready_items(project_id: int) -> int:
     """Decide the project's ready items; returns how many were decided (0 when
     another worker holds the project, or the project is gone)."""
@@ -74,7 +61,7 @@ def decide_ready_items(project_id: int) -> int:
         try:
             if services.method_recheck_due(project_id=project_id):
                 services.method_recheck_attempted(project_id=project_id)
-                recheck_quality_method.delay(project_id)
+                enqueue.recheck_quality_method(project_id)
                 logger.info("project %s: consensus method re-check enqueued", project_id)
             return len(services.project_decide_ready(project_id=project_id))
         except DatasetProject.DoesNotExist:
@@ -82,7 +69,9 @@ def decide_ready_items(project_id: int) -> int:
             return 0
 
 
-@app.task(name=RECHECK_QUALITY_METHOD, ignore_result=True, soft_time_limit=3300, time_limit=3600)
+# Not acks_late: its hard limit (an hour) outlasts the broker's visibility timeout, so a
+# still-running re-check would be delivered again; a lost one is re-enqueued by the sweep.
+@app.task(name=enqueue.RECHECK_QUALITY_METHOD, soft_time_limit=3300, time_limit=3600)
 def recheck_quality_method(project_id: int) -> str:
     """Re-measure the project's consensus methods on its gold and save the policy.
     Not retried: a failure or timeout is logged and recorded on the policy, and the

@@ -1,47 +1,35 @@
-"""Celery tasks: thin, by id, with stable names.
+"""Celery tasks of distribution and the assignment lifecycle: thin, by id, with
+stable names (``workers.enqueue``).
 
 Each task fetches by id and calls one domain service in qianbiao.projects; the
 database is the source of truth and every service is idempotent, which is what
 makes ``acks_late`` safe: a message delivered twice, or redelivered after a
-worker died, changes nothing that is already done. Follow-up work is enqueued
-with ``transaction.on_commit`` (workers.enqueue), and nothing here depends on a
-message ever arriving: the beat sweep re-derives all work from the database.
+worker died, changes nothing that is already done. Follow-up work goes through
+``workers.enqueue`` (after commit), and nothing here depends on a message ever
+arriving: the beat sweep re-derives all work from the database.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
 from qianbiao.projects.distribution import project_distribute
 from qianbiao.projects.lifecycle import annotator_open_work_withdraw, assignments_expire
 from qianbiao.projects.maintenance import items_reconcile, sweep
 from qianbiao.projects.models import DatasetProject
 from workers import enqueue
-from workers.app import app
-
-logger = logging.getLogger(__name__)
-
-# A database that restarts or fails over raises these; anything else is a bug and
-# retrying would only repeat it. Bounded, exponential, jittered.
-_RETRY: dict[str, Any] = {
-    "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
+from workers.app import IDEMPOTENT, RETRY, app
 
 
-@app.task(name=enqueue.DISTRIBUTE_PROJECT, soft_time_limit=240, time_limit=300, **_RETRY)
+@app.task(name=enqueue.DISTRIBUTE_PROJECT, soft_time_limit=240, time_limit=300, **RETRY, **IDEMPOTENT)
 def distribute_project(project_id: int) -> dict[str, Any]:
     """Distribute for at most the time budget, then hand over to a fresh message
-    so that one big project never holds a worker process for long."""
+    so that one big project never holds a worker process for long. New work is
+    pushed to Label Studio at once, not at the next sweep."""
     try:
         outcome = project_distribute(
             project_id=project_id,
@@ -52,10 +40,12 @@ def distribute_project(project_id: int) -> dict[str, Any]:
         return {"project_id": project_id, "skipped": "no such project"}
     if outcome.more_pending:
         enqueue.distribute_project(project_id)
+    if outcome.assignments_created:
+        enqueue.push_assignments(project_id)
     return asdict(outcome)
 
 
-@app.task(name=enqueue.WITHDRAW_ANNOTATOR_WORK, soft_time_limit=240, time_limit=300, **_RETRY)
+@app.task(name=enqueue.WITHDRAW_ANNOTATOR_WORK, soft_time_limit=240, time_limit=300, **RETRY, **IDEMPOTENT)
 def withdraw_annotator_work(annotator_id: int, project_id: int | None = None) -> dict[str, Any]:
     """An annotator left, was suspended, was paused in a project, or changed
     facility, skills or languages: take back the open work they may no longer
@@ -67,7 +57,7 @@ def withdraw_annotator_work(annotator_id: int, project_id: int | None = None) ->
     return {"annotator_id": annotator_id, "released": sum(len(v) for v in freed.values())}
 
 
-@app.task(name=enqueue.EXPIRE_ASSIGNMENTS, soft_time_limit=240, time_limit=300, **_RETRY)
+@app.task(name=enqueue.EXPIRE_ASSIGNMENTS, soft_time_limit=240, time_limit=300, **RETRY, **IDEMPOTENT)
 def expire_assignments(batch: int = 50_000, budget_s: float = 120.0) -> dict[str, Any]:
     """Expire overdue assignments in batches (one transaction each) for at most
     ``budget_s``, continuing in a new message if more are due."""
@@ -89,7 +79,7 @@ def expire_assignments(batch: int = 50_000, budget_s: float = 120.0) -> dict[str
     return {"released": released, "projects": sorted(projects)}
 
 
-@app.task(name=enqueue.SWEEP, soft_time_limit=240, time_limit=300, **_RETRY)
+@app.task(name=enqueue.SWEEP, soft_time_limit=240, time_limit=300, **RETRY, **IDEMPOTENT)
 def sweep_task() -> dict[str, Any]:
     """Beat, every minute: re-derive from the database what is still to do."""
     report = sweep()
@@ -101,7 +91,7 @@ def sweep_task() -> dict[str, Any]:
     return asdict(report)
 
 
-@app.task(name=enqueue.RECONCILE_ITEMS, soft_time_limit=540, time_limit=600, **_RETRY)
+@app.task(name=enqueue.RECONCILE_ITEMS, soft_time_limit=540, time_limit=600, **RETRY, **IDEMPOTENT)
 def reconcile_items() -> dict[str, Any]:
     """Beat, hourly: repair item states that disagree with their assignments."""
     repaired = items_reconcile()

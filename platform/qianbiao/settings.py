@@ -181,11 +181,11 @@ CELERY_TASK_QUEUES = tuple(
     Queue(name, Exchange(name), routing_key=name) for name in ("distribution", "maintenance")
 )
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
-CELERY_TASK_ROUTES = {"qianbiao.distribute_project": {"queue": "distribution"}}
-# Acknowledge after the task ran, so a worker that dies mid-task leaves its
-# message to come back: safe only because every task is idempotent. One message
-# prefetched per process, so a long distribution never sits on queued work.
-CELERY_TASK_ACKS_LATE = True
+# Acknowledged early by default; a task that is idempotent and shorter than the
+# visibility timeout asks for acks_late itself (workers.app.IDEMPOTENT), so a worker
+# that dies mid-task leaves its message to come back. One message prefetched per
+# process, so a long distribution never sits on queued work.
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A task whose process was killed (hard time limit, OOM) is still acknowledged:
 # requeuing it could crash-loop the worker, and the sweep redoes its work anyway.
@@ -203,56 +203,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 QIANBIAO_DISTRIBUTION_BUDGET_S = float(os.environ.get("QIANBIAO_DISTRIBUTION_BUDGET_S", "60"))
 QIANBIAO_DISTRIBUTION_CHUNK_ITEMS = int(os.environ.get("QIANBIAO_DISTRIBUTION_CHUNK_ITEMS", "10000"))
 QIANBIAO_SWEEP_SECONDS = float(os.environ.get("QIANBIAO_SWEEP_SECONDS", "60"))
-CELERY_BEAT_SCHEDULE = {
-    # Revoke work of leavers and paused annotators, expire overdue work, and
-    # enqueue distribution for every active project with work and room.
-    # A sweep older than its period is useless (the next is on its way), so it
-    # expires rather than piling up while workers are down.
-    "sweep": {
-        "task": "qianbiao.sweep",
-        "schedule": QIANBIAO_SWEEP_SECONDS,
-        "options": {"expires": QIANBIAO_SWEEP_SECONDS},
-    },
-    # Re-derive each item's cached state from its assignments (a safety net).
-    "reconcile-items": {
-        "task": "qianbiao.reconcile_items",
-        "schedule": float(os.environ.get("QIANBIAO_RECONCILE_SECONDS", "3600")),
-    },
-    # Label Studio: push every project's unpushed open assignments, withdraw tasks
-    # of ended ones, deactivate leavers, ingest recorded webhooks (workers/labelstudio.py).
-    "label-studio-push-sweep": {
-        "task": "qianbiao.label_studio_sweep",
-        "schedule": QIANBIAO_SWEEP_SECONDS,
-        "options": {"expires": QIANBIAO_SWEEP_SECONDS},
-    },
-    # Label Studio: annotations the webhook missed (made, edited or deleted on open and
-    # recently submitted work) come back through the export.
-    "label-studio-reconcile": {
-        "task": "qianbiao.reconcile_label_studio",
-        "schedule": float(os.environ.get("LABEL_STUDIO_RECONCILE_SECONDS", "900")),
-        "options": {"expires": 600},
-    },
-    # Dashboards' daily snapshots: hourly, so that "today" is at most an hour old;
-    # each run recomputes the last few days, so a late-recorded leaver is caught.
-    "take-daily-snapshots": {
-        "task": "qianbiao.take_daily_snapshots",
-        "schedule": float(os.environ.get("QIANBIAO_SNAPSHOT_SECONDS", "3600")),
-        "options": {"expires": 3000},
-    },
-    # Quality control decides every ready item of each active project in one batch.
-    "quality-sweep": {
-        "task": "qianbiao.quality_sweep",
-        "schedule": QIANBIAO_SWEEP_SECONDS,
-        "options": {"expires": QIANBIAO_SWEEP_SECONDS},
-    },
-    # Enterprise callbacks: find results.ready / project.completed events in the
-    # database, resend overdue deliveries, purge old idempotency records.
-    "callbacks-sweep": {
-        "task": "qianbiao.callbacks_sweep",
-        "schedule": QIANBIAO_SWEEP_SECONDS,
-        "options": {"expires": QIANBIAO_SWEEP_SECONDS},
-    },
-}
+# Periods of beat's schedule, which lives with the task names in workers/beat.py.
+QIANBIAO_RECONCILE_SECONDS = float(os.environ.get("QIANBIAO_RECONCILE_SECONDS", "3600"))
+LABEL_STUDIO_RECONCILE_SECONDS = float(os.environ.get("LABEL_STUDIO_RECONCILE_SECONDS", "900"))
+QIANBIAO_SNAPSHOT_SECONDS = float(os.environ.get("QIANBIAO_SNAPSHOT_SECONDS", "3600"))
 
 LABEL_STUDIO_URL = os.environ.get("LABEL_STUDIO_URL", "http://127.0.0.1:8080")
 LABEL_STUDIO_API_KEY = os.environ.get("LABEL_STUDIO_API_KEY", "")

@@ -295,7 +295,9 @@ def test_deliver_task_retries_through_the_database(enterprise_a, project_a):
     assert delivery.next_attempt_at > timezone.now() + dt.timedelta(seconds=20)
 
 
-def test_sweep_resends_overdue_deliveries(enterprise_a, project_a, monkeypatch):
+def test_sweep_resends_overdue_deliveries(
+    enterprise_a, project_a, monkeypatch, django_capture_on_commit_callbacks
+):
     from workers.app import app
     from workers.callbacks import callbacks_sweep
 
@@ -307,5 +309,6 @@ def test_sweep_resends_overdue_deliveries(enterprise_a, project_a, monkeypatch):
         next_attempt_at=timezone.now() - dt.timedelta(minutes=10)
     )
     Result.objects.all().delete()
-    callbacks_sweep.apply()
+    with django_capture_on_commit_callbacks(execute=True):
+        callbacks_sweep.apply()
     assert ("qianbiao.callback_deliver", (delivery.pk,)) in sent

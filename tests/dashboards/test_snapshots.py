@@ -161,11 +161,12 @@ def test_scheduled_run_recomputes_the_last_days(programme):
 
 def test_celery_task_is_registered_and_runs(programme, settings):
     from workers.app import app
-    from workers.dashboards import TAKE_DAILY_SNAPSHOTS, take_daily_snapshots
+    from workers.dashboards import take_daily_snapshots
+    from workers.enqueue import TAKE_DAILY_SNAPSHOTS
 
     app.loader.import_default_modules()  # what a worker does at start: autodiscovery
     assert TAKE_DAILY_SNAPSHOTS in app.tasks
-    assert any(entry["task"] == TAKE_DAILY_SNAPSHOTS for entry in settings.CELERY_BEAT_SCHEDULE.values())
+    assert any(entry["task"] == TAKE_DAILY_SNAPSHOTS for entry in app.conf.beat_schedule.values())
     outcome = take_daily_snapshots.apply(kwargs={"lookback_days": 1}).get()
     assert outcome["headcount_rows"] == HeadcountSnapshot.objects.count() > 0
     assert snapshot("province", PROVINCE_CODE, programme.today) == count_employed(programme.today)

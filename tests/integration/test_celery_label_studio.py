@@ -16,7 +16,7 @@ from qianbiao.projects.models import Assignment, AssignmentState
 from tests.integration.celery_harness import wait_until
 from tests.labelstudio.conftest import ls_settings, make_work  # noqa: F401 - fixture
 from tests.labelstudio.test_label_studio_backend import label_own_queue
-from workers.labelstudio import LABEL_STUDIO_SWEEP
+from workers.enqueue import LABEL_STUDIO_SWEEP
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from qianbiao.quality.models import AnnotatorQuality, QualityPolicy, Result, Res
 from tests.factories import AnnotatorFactory, DatasetProjectFactory, FacilityFactory
 from tests.integration.celery_harness import wait_until
 from tests.quality.conftest import CLASSIFICATION_CONFIG, CLASSIFY, annotate, choice
-from workers import quality
+from workers import enqueue
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ def test_the_sweep_decides_ready_items_once_through_the_broker_and_a_real_worker
     worker = start_worker("quality", concurrency=2)
     # Two sweeps at once: two decisions per active project, racing in the pool.
     for _ in range(2):
-        broker.app.send_task(quality.QUALITY_SWEEP)
+        broker.app.send_task(enqueue.QUALITY_SWEEP)
     _wait(lambda: len(_decided_in_log(worker)) == 4, worker, what="4 decide_ready_items runs")
 
     results = {r.item_id: r for r in Result.objects.all()}
@@ -132,7 +132,7 @@ def test_the_sweep_decides_ready_items_once_through_the_broker_and_a_real_worker
 
     # A later sweep finds nothing ready and changes nothing.
     before = _written([first, second, paused])
-    broker.app.send_task(quality.QUALITY_SWEEP)
+    broker.app.send_task(enqueue.QUALITY_SWEEP)
     _wait(lambda: len(_decided_in_log(worker)) == 6, worker, what="2 more decide_ready_items runs")
     assert _decided_in_log(worker)[4:] == [0, 0]
     assert _written([first, second, paused]) == before
@@ -148,7 +148,7 @@ def test_the_sweep_enqueues_a_due_method_recheck_that_the_worker_runs_once(start
     broker.redis.delete("distribution")
 
     worker = start_worker("quality", concurrency=2)
-    broker.app.send_task(quality.QUALITY_SWEEP)
+    broker.app.send_task(enqueue.QUALITY_SWEEP)
     _wait(lambda: len(_decided_in_log(worker)) == 1, worker, what="a decide_ready_items run")
     _wait(
         lambda: RECHECKED.findall(worker.log_path.read_text(errors="replace")),
@@ -163,7 +163,7 @@ def test_the_sweep_enqueues_a_due_method_recheck_that_the_worker_runs_once(start
     assert policy.method_checked_gold == 3 and policy.chosen_method and policy.method_scores
 
     # The next sweep decides again but enqueues no second re-check.
-    broker.app.send_task(quality.QUALITY_SWEEP)
+    broker.app.send_task(enqueue.QUALITY_SWEEP)
     _wait(lambda: len(_decided_in_log(worker)) == 2, worker, what="a second decide_ready_items run")
     log = worker.log_path.read_text(errors="replace")
     assert log.count("qianbiao.recheck_quality_method[") == 2, worker.log_tail()  # received, succeeded

@@ -26,7 +26,7 @@ from qianbiao.projects.models import Assignment, Item, ItemState, ProjectStatus
 from qianbiao.quality import services
 from qianbiao.quality.models import AnnotatorQuality, QualityPolicy, Result, ResultMethod, Review
 from tests.quality.conftest import annotate, choice
-from workers import quality
+from workers import enqueue, quality
 from workers.app import app
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +102,7 @@ def test_the_sweep_enqueues_one_decision_per_active_project_highest_priority_fir
     for status in (ProjectStatus.DRAFT, ProjectStatus.PAUSED, ProjectStatus.COMPLETED):
         classification_project(status=status, priority=50)
     sent: list[tuple] = []
-    monkeypatch.setattr(quality.decide_ready_items, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(enqueue, "decide_ready_items", lambda *args: sent.append(args))
 
     assert quality.quality_sweep.apply().get() == 2
     assert sent == [(high.pk,), (low.pk,)]
@@ -184,16 +184,16 @@ def test_a_database_hiccup_is_retried_and_any_other_error_is_not(annotated, monk
 
 def test_quality_task_names_queue_and_schedule():
     route = app.amqp.router.route
-    for name in (quality.QUALITY_SWEEP, quality.DECIDE_READY_ITEMS, quality.RECHECK_QUALITY_METHOD):
+    for name in (enqueue.QUALITY_SWEEP, enqueue.DECIDE_READY_ITEMS, enqueue.RECHECK_QUALITY_METHOD):
         assert name in app.tasks
         assert route({}, name)["queue"].name == "maintenance"
-    decide = app.tasks[quality.DECIDE_READY_ITEMS]
+    decide = app.tasks[enqueue.DECIDE_READY_ITEMS]
     assert decide.acks_late and decide.soft_time_limit < decide.time_limit
     # The re-check fits every method (about 20 minutes on a large project): far longer limits.
-    recheck = app.tasks[quality.RECHECK_QUALITY_METHOD]
+    recheck = app.tasks[enqueue.RECHECK_QUALITY_METHOD]
     assert decide.time_limit < recheck.soft_time_limit < recheck.time_limit
     assert recheck.soft_time_limit >= 3000
-    assert app.conf.beat_schedule["quality-sweep"]["task"] == quality.QUALITY_SWEEP
+    assert app.conf.beat_schedule["quality-sweep"]["task"] == enqueue.QUALITY_SWEEP
 
 
 # --- the method re-check: its own task, enqueued when due, one at a time per project ---
@@ -203,7 +203,7 @@ def test_quality_task_names_queue_and_schedule():
 def enqueued_rechecks(monkeypatch):
     """Project ids of the re-checks decide_ready_items enqueues (not run)."""
     sent: list[tuple] = []
-    monkeypatch.setattr(quality.recheck_quality_method, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(enqueue, "recheck_quality_method", lambda *args: sent.append(args))
     return sent
 
 

@@ -124,11 +124,11 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Retry now"), permissions=["change"])
     def retry_now(self, request, queryset):
-        from .callbacks import callback_deliveries_enqueue
+        from workers import enqueue
 
         ids = list(queryset.exclude(status=DeliveryStatus.SUCCEEDED).values_list("pk", flat=True))
         CallbackDelivery.objects.filter(pk__in=ids).update(
             status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
         )
-        callback_deliveries_enqueue(ids)
+        enqueue.callback_deliver(ids)
         self.message_user(request, _("%(n)d deliveries queued.") % {"n": len(ids)}, messages.SUCCESS)

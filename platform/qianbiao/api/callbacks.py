@@ -44,6 +44,7 @@ from django.utils.translation import gettext as _
 from qianbiao.enterprises.models import Enterprise
 from qianbiao.projects.models import DatasetProject, Item, ItemState, ProjectStatus
 from qianbiao.quality.models import Result
+from workers import enqueue
 
 from .models import CallbackDelivery, CallbackEndpoint, CallbackEvent, DeliveryStatus
 from .selectors import results_window_end
@@ -150,22 +151,6 @@ def callback_endpoint_delete(*, endpoint: CallbackEndpoint) -> None:
 # --- events ---------------------------------------------------------------
 
 
-CALLBACK_DELIVER_TASK = "qianbiao.callback_deliver"  # workers/callbacks.py
-
-
-def callback_deliveries_enqueue(delivery_ids: list[int]) -> None:
-    """By task name, as workers.enqueue does: a broker outage is logged, never
-    raised; the sweep re-sends whatever is overdue."""
-    from workers.app import app
-
-    for delivery_id in delivery_ids:
-        try:
-            app.send_task(CALLBACK_DELIVER_TASK, args=(delivery_id,))
-        except Exception:
-            logger.exception("could not enqueue callback delivery %s; the sweep will", delivery_id)
-            return
-
-
 def callback_event_emit(
     *,
     endpoints: Iterable[CallbackEndpoint],
@@ -198,7 +183,7 @@ def callback_event_emit(
             created.append(delivery)
     if created:
         ids = [delivery.pk for delivery in created]
-        transaction.on_commit(lambda: callback_deliveries_enqueue(ids))
+        enqueue.callback_deliver(ids)
     return created
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from qianbiao.labelling.models import LabelStudioAccount, LabelStudioEvent, LabelStudioProject
 from qianbiao.projects.models import Assignment, AssignmentState
@@ -68,5 +71,16 @@ def events_pending(*, limit: int = 1000) -> list[int]:
     return list(
         LabelStudioEvent.objects.filter(processed_at__isnull=True)
         .order_by("received_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def events_unprocessed_stale(*, older_than_s: int = 120, limit: int = 10_000) -> list[int]:
+    """Recorded webhook deliveries still unprocessed after ``older_than_s``: their
+    ingest message was lost (or is very late), so the sweep sends them again."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    return list(
+        LabelStudioEvent.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+        .order_by("id")
         .values_list("id", flat=True)[:limit]
     )

@@ -45,6 +45,7 @@ from qianbiao.labelling.models import (
 )
 from qianbiao.projects.models import Assignment, AssignmentState, DatasetProject
 from qianbiao.workforce.models import Annotator, AnnotatorStatus
+from workers import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -712,8 +713,6 @@ def webhook_record(*, event: WebhookEvent) -> LabelStudioEvent | None:
     """Records a parsed delivery (nothing of the raw payload) and enqueues its ingestion."""
     if event.action not in ANNOTATION_ACTIONS:
         return None
-    from workers.labelstudio import enqueue_ingest  # noqa: PLC0415 - keeps Celery out of import time
-
     with transaction.atomic():
         row = LabelStudioEvent.objects.create(
             action=event.action,
@@ -721,7 +720,7 @@ def webhook_record(*, event: WebhookEvent) -> LabelStudioEvent | None:
             annotations=[_annotation_json(a) for a in event.annotations],
             deleted_annotation_ids=list(event.deleted_annotation_ids),
         )
-        enqueue_ingest([row.pk])
+        enqueue.ingest_annotations([row.pk])
     return row
 
 
