@@ -36,3 +36,19 @@ def stop_postgres(data_dir: str) -> None:
     subprocess.run(
         ["bash", "-c", f'source "{REPO}/bin/lib.sh"; PG_DATA_DIR="{data_dir}"; pg_stop'], check=False
     )
+
+
+def start_redis(*, first_port: int = 56700) -> tuple[str, str]:
+    """A throw-away Redis through bin/lib.sh's redis_start: (url, its directory)."""
+    script = (
+        f'source "{REPO}/bin/lib.sh"; redis_start {free_port(first_port)} && echo "$REDIS_URL $REDIS_DIR"'
+    )
+    out = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True)
+    url, directory = out.stdout.split()
+    return url, directory
+
+
+def stop_redis(directory: str) -> None:
+    subprocess.run(
+        ["bash", "-c", f'source "{REPO}/bin/lib.sh"; REDIS_DIR="{directory}"; redis_stop'], check=False
+    )
