@@ -8,7 +8,7 @@ whose Label Studio accounts exist beforehand (accounts are provisioned lazily, o
 annotator, not per push). PostgreSQL: a throw-away cluster as bin/test starts it; Label
 Studio: started from the data-dir template on a free port in 58100–58199.
 
-Ours: ``qianbiao.labelling.services.assignments_push`` on a fresh dataset project —
+Ours: ``qianbiao.labelling.push.assignments_push`` on a fresh dataset project —
 Label Studio project + webhook, reading open assignments with their items from
 PostgreSQL, the committed push mark, one import per 1,000 tasks, recording every task
 id and the shard's bounds. Baseline: creating a Label Studio project and
@@ -122,12 +122,10 @@ def main(argv: list[str] | None = None) -> dict:
         from annotation.projects import create_project, delete_project
         from annotation.tasks import import_tasks
         from annotation.types import TaskSpec
+        from qianbiao.labelling.accounts import annotators_provision_label_studio
         from qianbiao.labelling.models import LabelStudioAccount
-        from qianbiao.labelling.services import (
-            annotators_provision_label_studio,
-            assignments_push,
-            queues_ensure_for_project,
-        )
+        from qianbiao.labelling.push import assignments_push
+        from qianbiao.labelling.queues import queues_ensure_for_project
         from qianbiao.projects.models import Assignment
         from tests.factories import AnnotatorFactory, DatasetProjectFactory
 

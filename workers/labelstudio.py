@@ -11,14 +11,11 @@ from dataclasses import asdict
 from typing import Any
 
 from qianbiao.labelling import selectors
-from qianbiao.labelling.services import (
-    accounts_deactivate_leavers,
-    assignments_push,
-    assignments_withdraw_label_studio,
-    events_ingest,
-    project_reconcile_label_studio,
-    queues_ensure_for_project,
-)
+from qianbiao.labelling.accounts import accounts_deactivate_leavers
+from qianbiao.labelling.ingest import events_ingest
+from qianbiao.labelling.push import assignments_push
+from qianbiao.labelling.queues import queues_ensure_for_project
+from qianbiao.labelling.reconcile import assignments_withdraw_label_studio, project_reconcile_label_studio
 from workers import enqueue
 from workers.app import IDEMPOTENT, RETRY, app
 

@@ -15,8 +15,14 @@ from annotation.client import connect
 from annotation.queues import next_task
 from annotation.tasks import iter_tasks
 from annotation.webhooks import SECRET_HEADER, list_webhooks
-from qianbiao.labelling import selectors, services
+from qianbiao.labelling import push, selectors
+from qianbiao.labelling.accounts import accounts_deactivate_leavers, annotator_label_studio_login
+from qianbiao.labelling.ingest import annotations_delete, events_ingest
 from qianbiao.labelling.models import Annotation, LabelStudioAccount, LabelStudioEvent, LabelStudioQueue
+from qianbiao.labelling.push import assignments_push
+from qianbiao.labelling.queues import annotator_queues_open, queues_ensure_for_project
+from qianbiao.labelling.reconcile import assignments_withdraw_label_studio, project_reconcile_label_studio
+from qianbiao.labelling.shards import project_provision_label_studio
 from qianbiao.projects.models import Assignment, AssignmentState, Item
 from tests.labelstudio.conftest import choice, make_work
 
@@ -25,8 +31,8 @@ pytestmark = pytest.mark.integration
 
 def label_own_queue(settings, annotator, *, project, lead_time: float) -> list[int]:
     """The annotator, with their own token, labels every task of their queue via /next?view=."""
-    login = services.annotator_label_studio_login(annotator_id=annotator.pk)
-    queue = services.annotator_queues_open(annotator_id=annotator.pk, project_id=project.pk)[0]  # first shard
+    login = annotator_label_studio_login(annotator_id=annotator.pk)
+    queue = annotator_queues_open(annotator_id=annotator.pk, project_id=project.pk)[0]  # first shard
     done = []
     with connect(settings.LABEL_STUDIO_URL, login.token) as me:
         while (task := next_task(me, queue.ls_project.ls_project_id, queue.ls_view_id)) is not None:
@@ -51,11 +57,11 @@ def test_annotators_label_their_queues_and_webhooks_land_on_the_right_assignment
 ):
     ls_settings.LABEL_STUDIO_WEBHOOK_URL = f"{live_server.url}/hooks/label-studio/"
     project, (ann_a, ann_b), assignments = make_work(annotators=2, items=6)
-    services.project_provision_label_studio(project_id=project.pk)
+    project_provision_label_studio(project_id=project.pk)
     [hook] = [w for w in list_webhooks(ls_admin) if w.project_id == project.ls_projects.get().ls_project_id]
     assert hook.url == ls_settings.LABEL_STUDIO_WEBHOOK_URL
 
-    outcome = services.assignments_push(project_id=project.pk)
+    outcome = assignments_push(project_id=project.pk)
     assert (outcome.pushed, outcome.created) == (6, 6)
     accounts = {a.annotator_id: a for a in LabelStudioAccount.objects.all()}
     assert set(accounts) == {ann_a.pk, ann_b.pk}
@@ -71,7 +77,7 @@ def test_annotators_label_their_queues_and_webhooks_land_on_the_right_assignment
 
     # Label Studio delivered each annotation to live_server while it was made: recorded, not yet ingested.
     assert LabelStudioEvent.objects.filter(processed_at__isnull=True).count() == 6
-    services.events_ingest(event_ids=selectors.events_pending())
+    events_ingest(event_ids=selectors.events_pending())
     assert not selectors.events_pending()
     for x in assignments:
         x.refresh_from_db()
@@ -85,10 +91,10 @@ def test_annotators_label_their_queues_and_webhooks_land_on_the_right_assignment
 
     # B annotates a task routed to A (anyone may post in Label Studio OSS): kept, flagged, not counted.
     theirs = next(x for x in assignments if x.annotator_id == ann_a.pk)
-    login_b = services.annotator_label_studio_login(annotator_id=ann_b.pk)
+    login_b = annotator_label_studio_login(annotator_id=ann_b.pk)
     with connect(ls_settings.LABEL_STUDIO_URL, login_b.token) as b:
         create_annotation(b, theirs.ls_task_id, choice("负面"), lead_time=3.0)
-    services.events_ingest(event_ids=selectors.events_pending())
+    events_ingest(event_ids=selectors.events_pending())
     flagged = Annotation.objects.get(assignment=theirs, annotator=ann_b)
     assert flagged.flagged and "assignee" in flagged.flag_reason and not flagged.counts
     assert Annotation.objects.filter(assignment=theirs, flagged=False).get().annotator_id == ann_a.pk
@@ -113,12 +119,12 @@ def test_webhook_view_refuses_a_delivery_without_the_secret(ls_settings, client)
 def test_reconciliation_brings_in_what_the_webhook_missed_and_twice_creates_nothing(ls_settings):
     # The webhook points at a closed port: Label Studio's deliveries go nowhere.
     project, people, assignments = make_work(annotators=3, items=9)
-    services.assignments_push(project_id=project.pk)
+    assignments_push(project_id=project.pk)
     for person in people:
         label_own_queue(ls_settings, person, project=project, lead_time=4.25)
     assert not Annotation.objects.exists() and not LabelStudioEvent.objects.exists()
 
-    first = services.project_reconcile_label_studio(project_id=project.pk)
+    first = project_reconcile_label_studio(project_id=project.pk)
     assert (first.created, first.flagged, first.submitted) == (9, 0, 9)
     for x in assignments:
         x.refresh_from_db()
@@ -127,9 +133,9 @@ def test_reconciliation_brings_in_what_the_webhook_missed_and_twice_creates_noth
         assert (row.annotator_id, row.lead_time_s, row.received_via) == (x.annotator_id, 4.25, "reconcile")
 
     # Nothing open any more: a second run exports nothing; re-ingesting the same export updates only.
-    assert services.project_reconcile_label_studio(project_id=project.pk).created == 0
+    assert project_reconcile_label_studio(project_id=project.pk).created == 0
     Assignment.objects.filter(pk__in=[x.pk for x in assignments]).update(state=AssignmentState.OPEN)
-    again = services.project_reconcile_label_studio(project_id=project.pk)
+    again = project_reconcile_label_studio(project_id=project.pk)
     assert (again.created, again.updated) == (0, 9)
     assert Annotation.objects.count() == 9
 
@@ -138,21 +144,21 @@ def test_reconciliation_brings_in_what_the_webhook_missed_and_twice_creates_noth
 def test_reconciliation_reflects_edits_and_deletions_of_submitted_work(ls_settings):
     # Webhook down throughout: labelled, reconciled (submitted), then edited and deleted in LS.
     project, people, assignments = make_work(annotators=2, items=4)
-    services.assignments_push(project_id=project.pk)
+    assignments_push(project_id=project.pk)
     for person in people:
         label_own_queue(ls_settings, person, project=project, lead_time=3.0)
-    assert services.project_reconcile_label_studio(project_id=project.pk).submitted == 4
+    assert project_reconcile_label_studio(project_id=project.pk).submitted == 4
     # As if they had arrived a while ago (deletion is judged only on what had settled).
     Annotation.objects.update(received_at=timezone.now() - dt.timedelta(minutes=5))
     edited, deleted = Annotation.objects.order_by("id")[:2]
-    login = services.annotator_label_studio_login(annotator_id=edited.annotator_id)
+    login = annotator_label_studio_login(annotator_id=edited.annotator_id)
     with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
         me.request("PATCH", f"/api/annotations/{edited.ls_annotation_id}/", json={"result": choice("负面")})
-    login = services.annotator_label_studio_login(annotator_id=deleted.annotator_id)
+    login = annotator_label_studio_login(annotator_id=deleted.annotator_id)
     with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
         me.request("DELETE", f"/api/annotations/{deleted.ls_annotation_id}/", expect=(204,))
 
-    outcome = services.project_reconcile_label_studio(project_id=project.pk)
+    outcome = project_reconcile_label_studio(project_id=project.pk)
     assert (outcome.created, outcome.deleted, outcome.reopened) == (0, 1, 1)
     edited.refresh_from_db()
     deleted.refresh_from_db()
@@ -161,7 +167,7 @@ def test_reconciliation_reflects_edits_and_deletions_of_submitted_work(ls_settin
     assert deleted.assignment.state == AssignmentState.OPEN  # back in the annotator's queue
     assert Assignment.objects.filter(state=AssignmentState.SUBMITTED).count() == 3
     # Twice changes nothing more.
-    again = services.project_reconcile_label_studio(project_id=project.pk)
+    again = project_reconcile_label_studio(project_id=project.pk)
     assert (again.created, again.deleted, again.reopened) == (0, 0, 0)
 
 
@@ -170,7 +176,7 @@ def test_a_push_killed_half_way_and_run_again_leaves_one_task_per_assignment(
     ls_settings, ls_admin, monkeypatch
 ):
     project, _, assignments = make_work(annotators=4, items=25)
-    real = services._record_pushed
+    real = push._record_pushed
     calls = {"n": 0}
 
     def dies_on_second_batch(*args, **kwargs):
@@ -179,20 +185,20 @@ def test_a_push_killed_half_way_and_run_again_leaves_one_task_per_assignment(
             raise SystemExit("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_record_pushed", dies_on_second_batch)
+    monkeypatch.setattr(push, "_record_pushed", dies_on_second_batch)
     with pytest.raises(SystemExit):
-        services.assignments_push(project_id=project.pk, batch_size=10)
-    monkeypatch.setattr(services, "_record_pushed", real)
+        assignments_push(project_id=project.pk, batch_size=10)
+    monkeypatch.setattr(push, "_record_pushed", real)
     # Batch 3 was importing while batch 2 was being recorded: it finished, and was
     # recorded on the way out. Batch 2 is in Label Studio with no task ids here.
     assert Assignment.objects.filter(ls_task_id__isnull=False).count() == 15
     assert len(ls_tasks_by_assignment(ls_admin, project)) == 25
 
     # Label Studio might still be committing an import the dead push sent: wait, not look.
-    deferred = services.assignments_push(project_id=project.pk, batch_size=10)
+    deferred = assignments_push(project_id=project.pk, batch_size=10)
     assert deferred.deferred and deferred.pushed == 0
     ls_settings.LABEL_STUDIO_PUSH_SETTLE_SECONDS = 0  # as if the settle time had passed
-    again = services.assignments_push(project_id=project.pk, batch_size=10)
+    again = assignments_push(project_id=project.pk, batch_size=10)
     assert not again.deferred
     assert (again.pushed, again.found_existing, again.created) == (10, 10, 0)
     counts = ls_tasks_by_assignment(ls_admin, project)
@@ -203,42 +209,42 @@ def test_a_push_killed_half_way_and_run_again_leaves_one_task_per_assignment(
         for task in iter_tasks(ls_admin, shard.ls_project_id):
             assert recorded[task.assignment_id] == task.id
     # And a third run has nothing to do.
-    assert services.assignments_push(project_id=project.pk).pushed == 0
+    assert assignments_push(project_id=project.pk).pushed == 0
 
 
 @pytest.mark.django_db
 def test_shards_split_a_project_and_queues_follow(ls_settings, ls_admin):
     ls_settings.LABEL_STUDIO_SHARD_TASKS = 8
     project, people, assignments = make_work(annotators=2, items=20)
-    services.assignments_push(project_id=project.pk, batch_size=5)
+    assignments_push(project_id=project.pk, batch_size=5)
     shards = selectors.project_shards(project_id=project.pk)
     assert [s.task_count for s in shards] == [5, 5, 5, 5]
     assert ls_tasks_by_assignment(ls_admin, project) == {x.pk: 1 for x in assignments}
     assert not LabelStudioQueue.objects.exists()  # views come after the push, not in it
-    assert services.queues_ensure_for_project(project_id=project.pk) == 2 * len(shards)
+    assert queues_ensure_for_project(project_id=project.pk) == 2 * len(shards)
     assert LabelStudioQueue.objects.count() == 2 * len(shards)
-    assert services.queues_ensure_for_project(project_id=project.pk) == 0
+    assert queues_ensure_for_project(project_id=project.pk) == 0
     labelled = label_own_queue(ls_settings, people[0], project=project, lead_time=1.0)
     assert len(labelled) == 3  # the queue of the first shard only (items 0, 2, 4)
-    assert services.project_reconcile_label_studio(project_id=project.pk).submitted == 3
+    assert project_reconcile_label_studio(project_id=project.pk).submitted == 3
 
 
 @pytest.mark.django_db
 def test_revoked_work_leaves_label_studio_and_deletion_reopens(ls_settings, ls_admin):
     project, people, assignments = make_work(annotators=2, items=4)
-    services.assignments_push(project_id=project.pk)
+    assignments_push(project_id=project.pk)
     gone = assignments[0]
     Assignment.objects.filter(pk=gone.pk).update(state=AssignmentState.REVOKED)
-    assert services.assignments_withdraw_label_studio() == 1
+    assert assignments_withdraw_label_studio() == 1
     assert gone.pk not in ls_tasks_by_assignment(ls_admin, project)
     gone.refresh_from_db()
     assert gone.ls_task_id is None
 
     label_own_queue(ls_settings, people[1], project=project, lead_time=2.0)
-    services.project_reconcile_label_studio(project_id=project.pk)
+    project_reconcile_label_studio(project_id=project.pk)
     done = Annotation.objects.filter(annotator=people[1]).first()
     assert done.assignment.state == AssignmentState.SUBMITTED
-    services.annotations_delete(ls_annotation_ids=[done.ls_annotation_id])
+    annotations_delete(ls_annotation_ids=[done.ls_annotation_id])
     done.refresh_from_db()
     assert done.deleted_at is not None and done.assignment.state == AssignmentState.OPEN
 
@@ -248,11 +254,11 @@ def test_leavers_are_deactivated_in_label_studio(ls_settings):
     from qianbiao.workforce.models import AnnotatorStatus
 
     project, people, _ = make_work(annotators=2, items=2)
-    services.assignments_push(project_id=project.pk)
+    assignments_push(project_id=project.pk)
     people[0].status = AnnotatorStatus.LEFT
     people[0].save(update_fields=["status"])
-    assert services.accounts_deactivate_leavers() == 1
-    assert services.accounts_deactivate_leavers() == 0
+    assert accounts_deactivate_leavers() == 1
+    assert accounts_deactivate_leavers() == 0
     assert not LabelStudioAccount.objects.get(annotator=people[0]).is_active
 
 
@@ -261,13 +267,13 @@ def test_a_rehired_annotator_gets_a_new_account_and_works_again(ls_settings):
     from qianbiao.workforce.models import AnnotatorStatus
 
     project, people, assignments = make_work(annotators=2, items=4)
-    services.assignments_push(project_id=project.pk)
+    assignments_push(project_id=project.pk)
     before = LabelStudioAccount.objects.get(annotator=people[0])
     people[0].status = AnnotatorStatus.LEFT
     people[0].save(update_fields=["status"])
     Assignment.objects.filter(annotator=people[0]).update(state=AssignmentState.REVOKED)
-    assert services.accounts_deactivate_leavers() == 1
-    assert services.assignments_withdraw_label_studio() == 2
+    assert accounts_deactivate_leavers() == 1
+    assert assignments_withdraw_label_studio() == 2
 
     people[0].status = AnnotatorStatus.ACTIVE  # rehired, and given new items
     people[0].save(update_fields=["status"])
@@ -283,7 +289,7 @@ def test_a_rehired_annotator_gets_a_new_account_and_works_again(ls_settings):
         )
         for n in range(2)
     ]
-    assert services.assignments_push(project_id=project.pk).created == 2
+    assert assignments_push(project_id=project.pk).created == 2
     after = LabelStudioAccount.objects.get(annotator=people[0])
     assert after.is_active and after.pk == before.pk
     assert (after.ls_user_id, after.email, after.routing_key) != (
@@ -294,7 +300,7 @@ def test_a_rehired_annotator_gets_a_new_account_and_works_again(ls_settings):
 
     labelled = label_own_queue(ls_settings, people[0], project=project, lead_time=2.0)
     assert len(labelled) == 2
-    assert services.project_reconcile_label_studio(project_id=project.pk).submitted == 2
+    assert project_reconcile_label_studio(project_id=project.pk).submitted == 2
     for x in again:
         x.refresh_from_db()
         assert x.state == AssignmentState.SUBMITTED

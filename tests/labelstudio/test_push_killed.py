@@ -38,7 +38,10 @@ from django.utils.translation import override
 
 from annotation.projects import delete_project, get_project
 from annotation.tasks import find_tasks, iter_tasks
-from qianbiao.labelling import selectors, services
+from qianbiao.labelling import push, selectors
+from qianbiao.labelling.accounts import annotators_provision_label_studio
+from qianbiao.labelling.push import assignments_push
+from qianbiao.labelling.shards import project_provision_label_studio
 from qianbiao.projects.models import Assignment, AssignmentState, Item
 from tests.factories import AnnotatorFactory, DatasetProjectFactory
 from tests.integration.celery_harness import REPO, wait_until, worker_database_url
@@ -89,7 +92,7 @@ def provision_one_by_one(annotator_ids) -> None:
     """Label Studio accounts made one at a time, before a push: several sign-ups at once
     sometimes get HTTP 500 "database is locked" from the SQLite of the test's Label Studio."""
     for annotator_id in sorted(set(annotator_ids)):
-        services.annotators_provision_label_studio(annotator_ids=[annotator_id])
+        annotators_provision_label_studio(annotator_ids=[annotator_id])
 
 
 class Push:
@@ -176,7 +179,7 @@ def push_lock_held(project_id: int) -> bool:
         cursor.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
             "AND classid = %s AND objid = %s AND objsubid = 2",
-            [services._LOCK_NAMESPACE, project_id],
+            [push._LOCK_NAMESPACE, project_id],
         )
         return cursor.fetchone()[0] > 0
 
@@ -262,7 +265,7 @@ def test_command_refuses_an_unknown_project_and_bad_sizes():
     other = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [services._LOCK_NAMESPACE, project.pk])
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [push._LOCK_NAMESPACE, project.pk])
         with pytest.raises(CommandError, match="Another push of project"):
             call_command("push_label_studio", project=project.pk)
     finally:
@@ -318,7 +321,7 @@ class Scenario:
         self.items, self.batch_size, self.settings, self.admin = items, batch_size, settings, admin
         self.log_dir = log_dir
         self.project, self.ids = make_many(items=items, annotators=ANNOTATORS)
-        services.project_provision_label_studio(project_id=self.project.pk)
+        project_provision_label_studio(project_id=self.project.pk)
         # The accounts first: the kills are to land in the push proper.
         provision_one_by_one(self.assignments().values_list("annotator_id", flat=True))
         self.pushes: list[Push] = []
@@ -430,7 +433,7 @@ class Scenario:
             assert shard.task_count == len(task_ids), shard
             assert (shard.min_ls_task_id, shard.max_ls_task_id) == (min(task_ids), max(task_ids)), shard
         # And one more run has nothing left to do.
-        again = services.assignments_push(project_id=self.project.pk, batch_size=self.batch_size)
+        again = assignments_push(project_id=self.project.pk, batch_size=self.batch_size)
         assert (again.pushed, again.created, again.locked_out) == (0, 0, False)
         note("done")
 

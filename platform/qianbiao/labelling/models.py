@@ -148,7 +148,7 @@ class LabelStudioEvent(models.Model):
 
     action = models.CharField(max_length=40)
     ls_project_id = models.BigIntegerField(null=True, blank=True)
-    annotations = models.JSONField(default=list)  # our parsed fields, see services
+    annotations = models.JSONField(default=list)  # our parsed fields, see ingest.py
     deleted_annotation_ids = models.JSONField(default=list)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)

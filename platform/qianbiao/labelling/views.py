@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from annotation.errors import LabelStudioError, WebhookAuthError
 from annotation.webhooks import check_secret, parse_webhook
-from qianbiao.labelling.services import webhook_record
+from qianbiao.labelling.ingest import webhook_record
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -210,3 +211,40 @@ def assignments_revoke_ineligible(*, limit: int = 50_000) -> dict[int, list[int]
         if left <= 0:
             break
     return freed
+
+
+# --- submission and reopening (called by labelling) ---
+
+
+@transaction.atomic
+def assignments_submit(*, submitted_at: dict[int, datetime]) -> list[int]:
+    """Open assignments that got a counted annotation become submitted, each at its own
+    time (assignment id -> when). Only from open: one expired, revoked or already
+    submitted meanwhile stays as it is. Returns the ids that moved, in the given order."""
+    moved = []
+    for pk, when in submitted_at.items():
+        if Assignment.objects.filter(pk=pk, state=AssignmentState.OPEN).update(
+            state=AssignmentState.SUBMITTED, submitted_at=when
+        ):
+            moved.append(pk)
+    return moved
+
+
+@transaction.atomic
+def assignments_reopen(*, assignment_ids: Iterable[int]) -> list[int]:
+    """Submitted assignments whose counted annotation was deleted in Label Studio are
+    open again (their task is back in the queue). Only from submitted. Returns the ids
+    that moved, in id order (the order the rows are locked in)."""
+    ids = list(
+        Assignment.objects.select_for_update()
+        .filter(pk__in=list(assignment_ids), state=AssignmentState.SUBMITTED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return []
+    # Locked above, so the guarded UPDATE moves exactly these rows.
+    Assignment.objects.filter(pk__in=ids, state=AssignmentState.SUBMITTED).update(
+        state=AssignmentState.OPEN, submitted_at=None
+    )
+    return ids

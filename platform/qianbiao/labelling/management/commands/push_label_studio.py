@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from annotation.errors import LabelStudioError
-from qianbiao.labelling.services import assignments_push
+from qianbiao.labelling.push import assignments_push
 from qianbiao.projects.models import DatasetProject
 
 
