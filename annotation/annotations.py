@@ -46,6 +46,7 @@ def annotation_from_dict(
         created_at=_time(raw.get("created_at")),
         updated_at=_time(raw.get("updated_at")),
         assignment_id=(task_data or {}).get(ASSIGNMENT_KEY),
+        updated_by=_user_id(raw.get("updated_by")),
     )
 
 

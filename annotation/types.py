@@ -120,7 +120,7 @@ class Task:
 
 @dataclass(frozen=True)
 class LabelStudioAnnotation:
-    """One annotation as Label Studio holds it, with the assignment it answers (from task data)."""
+    """One annotation as Label Studio holds it, with the assignment its task's data names."""
 
     id: int
     task_id: int
@@ -131,7 +131,10 @@ class LabelStudioAnnotation:
     was_cancelled: bool
     created_at: datetime | None
     updated_at: datetime | None
-    assignment_id: Any = None
+    assignment_id: Any = None  # what the task's data claims: a consistency check, never the key
+    # Who Label Studio's server saw make the last change (``updated_by``): unlike
+    # ``completed_by``, a client cannot set it in the request body.
+    updated_by: int | None = None
 
 
 @dataclass(frozen=True)

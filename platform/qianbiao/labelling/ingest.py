@@ -57,52 +57,58 @@ def _as_int(value) -> int | None:
 class _Known:
     """What the database holds for one batch of annotations, read (and locked) once."""
 
-    assignments: dict[int, Assignment]  # by assignment id, from the task's data
-    by_task: dict[int, Assignment]  # by Label Studio task id, when the data had no id
+    by_task: dict[int, Assignment]  # by our own recorded Label Studio task id
     existing: dict[int, Annotation]  # already recorded, by Label Studio annotation id
     users: dict[int, int]  # Label Studio user id -> our annotator id
     counted: set[int]  # assignments that already have a counted annotation
 
-    def assignment_of(self, ann: LSAnnotation) -> Assignment | None:
-        aid = _as_int(ann.assignment_id)
-        return self.assignments.get(aid) if aid is not None else self.by_task.get(ann.task_id)
+
+def _actor(ann: LSAnnotation) -> int | None:
+    """The Label Studio user the server saw make the annotation's last change: its
+    ``updated_by`` (set by the server from the session), else ``completed_by`` (which
+    the lock-down in annotation/label_studio_site overwrites with the session's user)."""
+    return ann.updated_by if ann.updated_by is not None else ann.completed_by
 
 
 def _known_load(annotations: list[LSAnnotation], *, project_id: int | None) -> _Known:
-    """Locks the assignments and recorded annotations the batch touches, in id order."""
-    by_id_wanted = {_as_int(a.assignment_id) for a in annotations} - {None}
-    by_task_wanted = {a.task_id for a in annotations if _as_int(a.assignment_id) is None}
+    """Locks the assignments and recorded annotations the batch touches, in id order.
+
+    The assignment is found from the task id *we* recorded when we pushed it, never
+    from the task's data, which any Label Studio member could edit."""
     qs = Assignment.objects.select_for_update().order_by("id")
     if project_id is not None:
         qs = qs.filter(project_id=project_id)
-    assignments = {a.pk: a for a in qs.filter(pk__in=by_id_wanted)}
-    by_task = {a.ls_task_id: a for a in qs.filter(ls_task_id__in=by_task_wanted)} if by_task_wanted else {}
+    by_task = {a.ls_task_id: a for a in qs.filter(ls_task_id__in={a.task_id for a in annotations})}
     existing = {
         a.ls_annotation_id: a
-        for a in Annotation.objects.select_for_update().filter(
-            ls_annotation_id__in=[a.id for a in annotations]
-        )
+        for a in Annotation.objects.select_for_update()
+        .order_by("id")
+        .filter(ls_annotation_id__in=[a.id for a in annotations])
     }
+    people = {a.completed_by for a in annotations} | {a.updated_by for a in annotations}
     users = dict(
-        LabelStudioAccount.objects.filter(
-            ls_user_id__in={a.completed_by for a in annotations if a.completed_by is not None}
-        ).values_list("ls_user_id", "annotator_id")
-    )
-    live = {a.pk for a in assignments.values()} | {a.pk for a in by_task.values()}
-    counted = set(
-        Annotation.objects.filter(assignment_id__in=live, flagged=False, deleted_at__isnull=True).values_list(
-            "assignment_id", flat=True
+        LabelStudioAccount.objects.filter(ls_user_id__in=people - {None}).values_list(
+            "ls_user_id", "annotator_id"
         )
     )
-    return _Known(assignments=assignments, by_task=by_task, existing=existing, users=users, counted=counted)
+    counted = set(
+        Annotation.objects.filter(
+            assignment_id__in=[a.pk for a in by_task.values()], flagged=False, deleted_at__isnull=True
+        ).values_list("assignment_id", flat=True)
+    )
+    return _Known(by_task=by_task, existing=existing, users=users, counted=counted)
 
 
 def _flag_reason(ann: LSAnnotation, assignment: Assignment, annotator_id: int | None, known: _Known) -> str:
     """Why this new annotation does not count ("" when it does)."""
+    if ann.completed_by is not None and ann.updated_by is not None and ann.completed_by != ann.updated_by:
+        return "completed_by names someone other than the user who made it"
     if annotator_id is None:
         return "made by a Label Studio user who is not one of our annotators"
     if annotator_id != assignment.annotator_id:
         return "made by someone other than the assignee"
+    if _as_int(ann.assignment_id) not in (None, assignment.pk):
+        return "the task's data names another assignment"
     if ann.was_cancelled:
         return "skipped in Label Studio"
     if assignment.state not in (AssignmentState.OPEN, AssignmentState.SUBMITTED):
@@ -112,23 +118,44 @@ def _flag_reason(ann: LSAnnotation, assignment: Assignment, annotator_id: int | 
     return ""
 
 
-def _annotation_update(row: Annotation, ann: LSAnnotation) -> None:
+def _update_refusal(row: Annotation, ann: LSAnnotation) -> str:
+    """Why an update of an annotation we hold is not applied ("" when it is)."""
+    if row.deleted_at is not None:
+        return "deleted"
+    if row.ls_updated_at is not None and ann.updated_at is not None and ann.updated_at <= row.ls_updated_at:
+        return "not newer than what we hold"  # a replayed or out-of-order delivery
+    actor = _actor(ann)
+    if row.ls_user_id is not None and actor is not None and actor != row.ls_user_id:
+        return "changed by someone other than its author"
+    return ""
+
+
+def _annotation_update(row: Annotation, ann: LSAnnotation, outcome: IngestOutcome) -> None:
+    refusal = _update_refusal(row, ann)
+    if refusal == "changed by someone other than its author":
+        # The content stays what its author gave; the attempt is counted and logged.
+        outcome.flagged += 1
+        logger.warning("Label Studio annotation %s: update by user %s refused", ann.id, _actor(ann))
+        return
+    if refusal:
+        return
     row.result, row.lead_time_s, row.ls_updated_at = ann.result, ann.lead_time, ann.updated_at
     row.was_cancelled = ann.was_cancelled
     row.save(update_fields=["result", "lead_time_s", "ls_updated_at", "was_cancelled"])
+    outcome.updated += 1
 
 
 def _annotation_create(
     ann: LSAnnotation, assignment: Assignment, *, annotator_id: int | None, reason: str, via: str
-) -> None:
-    Annotation.objects.create(
+) -> Annotation:
+    return Annotation.objects.create(
         ls_annotation_id=ann.id,
         ls_task_id=ann.task_id,
         assignment=assignment,
         project_id=assignment.project_id,
         item_id=assignment.item_id,
         annotator_id=annotator_id,
-        ls_user_id=ann.completed_by,
+        ls_user_id=_actor(ann),
         result=ann.result,
         lead_time_s=ann.lead_time,
         was_cancelled=ann.was_cancelled,
@@ -146,17 +173,19 @@ def _annotation_record(
     """Records one annotation; returns (assignment id, when) if it submits an open one."""
     row = known.existing.get(ann.id)
     if row is not None:
-        _annotation_update(row, ann)
-        outcome.updated += 1
+        _annotation_update(row, ann, outcome)
         return None
-    assignment = known.assignment_of(ann)
+    assignment = known.by_task.get(ann.task_id)
     if assignment is None:
         outcome.unknown += 1
         logger.warning("Label Studio annotation %s answers no assignment of ours", ann.id)
         return None
-    annotator_id = known.users.get(ann.completed_by)
+    annotator_id = known.users.get(_actor(ann))
     reason = _flag_reason(ann, assignment, annotator_id, known)
-    _annotation_create(ann, assignment, annotator_id=annotator_id, reason=reason, via=via)
+    # Remembered for a repeat of the same annotation later in the batch.
+    known.existing[ann.id] = _annotation_create(
+        ann, assignment, annotator_id=annotator_id, reason=reason, via=via
+    )
     outcome.created += 1
     if reason:
         outcome.flagged += 1
@@ -172,11 +201,14 @@ def annotations_ingest(
 ) -> IngestOutcome:
     """Records annotations from Label Studio against their assignments.
 
-    An annotation counts only when its Label Studio user is the assignee's account,
-    it was not skipped, the assignment is live and has no counted annotation yet;
-    otherwise it is kept, flagged, with the reason. A counted one submits an open
-    assignment. One already recorded (same Label Studio id) is updated in place
-    (ANNOTATION_UPDATED, or a reconciliation that runs twice): never duplicated.
+    The assignment is the one whose Label Studio task id we recorded at the push; the
+    author is the user Label Studio's server saw (``_actor``). An annotation counts
+    only when that user is the assignee's account, its task's data agrees, it was not
+    skipped, the assignment is live and has no counted annotation yet; otherwise it is
+    kept, flagged, with the reason. A counted one submits an open assignment. One
+    already recorded (same Label Studio id) is updated in place only by a newer change
+    of its own author (ANNOTATION_UPDATED, or a reconciliation): never duplicated, and
+    a replayed or out-of-order delivery changes nothing.
     """
     outcome = IngestOutcome()
     annotations = list(annotations)
