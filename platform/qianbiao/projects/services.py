@@ -60,9 +60,14 @@ def _deadline_errors(deadline) -> list[str]:
     return []
 
 
+def _not_a_client() -> str:
+    # One message (and one catalog entry) for the API's 403 and the admin's field error.
+    return _("Only a client enterprise can create dataset projects.")
+
+
 def _client_errors(enterprise: Enterprise | None) -> list[str]:
     if enterprise is not None and not enterprise.is_client:
-        return [_("Only a client enterprise can own dataset projects.")]
+        return [_not_a_client()]
     return []
 
 
@@ -108,7 +113,7 @@ def project_errors(
 def project_create(*, enterprise: Enterprise, data: dict[str, Any]) -> DatasetProject:
     """A new project owned by ``enterprise``; ``data`` holds its settings (not ``client``)."""
     if not enterprise.is_client:
-        raise PermissionDenied(_("Only a client enterprise can create dataset projects."))
+        raise PermissionDenied(_not_a_client())
     errors = project_errors(project=None, data=data)
     if errors:
         raise ValidationError(errors)
