@@ -16,7 +16,7 @@ Baseline: ``COPY … FROM STDIN`` of the same rows, already in COPY's text forma
 of the item table (same columns, indexes, constraints, foreign key).
 
 Rounds alternate which side runs first, each into empty tables; medians are
-reported; the last line is one JSON object (see /work/shared/BENCH.md).
+reported; the last line is one JSON object (see bench/README.md).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Baseline: ``GET /bare/projects/`` — a plain DRF ``ListAPIView`` with DRF's own
 
 Full scale: 1,000 projects, 20 s per measurement; small: 200 projects, 5 s.
 Rounds alternate which side runs first; medians are reported; the last line is
-one JSON object (see /work/shared/BENCH.md).
+one JSON object (see bench/README.md).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Both are requested in-process through Django's test client as a logged-in
 project manager (DEBUG off), alternating one of each, after a warm-up; the
 time is the server's (request in, response rendered), no network. The work and
 programme pages are timed too, for information. The last line is one JSON
-object (see /work/shared/BENCH.md).
+object (see bench/README.md).
 """
 
 from __future__ import annotations

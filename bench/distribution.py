@@ -17,7 +17,7 @@ check and foreign-key constraints).
 
 Rounds alternate which side runs first; each starts from the same state
 (assignments truncated, items pending, tables vacuumed and analysed). Medians
-are reported; the last line is one JSON object (see /work/shared/BENCH.md).
+are reported; the last line is one JSON object (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ SCALES = {
     "full": {"items": 1_000_000, "annotators": 20_000},
 }
 OVERLAP = 3
-DAILY_QUOTA = 500  # DESIGN.md: 500 items per annotator per day at full strength
+DAILY_QUOTA = 500  # the programme's 500 items per annotator per day at full strength
 BASELINE_TABLE = "bench_assignment_baseline"
 
 

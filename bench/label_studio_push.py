@@ -12,7 +12,7 @@ compared: the same push with ``check_existing=False`` (first sends), and a retry
 that Label Studio already has in full (lookups only).
 
 Rounds alternate which side runs first, each into a fresh project; medians are reported.
-The last line is one JSON object (see /work/shared/BENCH.md).
+The last line is one JSON object (see bench/README.md).
 """
 
 from __future__ import annotations

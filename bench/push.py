@@ -15,7 +15,7 @@ id and the shard's bounds. Baseline: creating a Label Studio project and
 ``annotation.tasks.import_tasks`` of exactly the same task data in the same batches of
 1,000, nothing else. Both run against the same Label Studio, served as the tests serve
 it (gunicorn, ``annotation.server``). Rounds alternate which side goes first; medians
-are reported; the last line is one JSON object (see /work/shared/BENCH.md).
+are reported; the last line is one JSON object (see bench/README.md).
 
 Not in the push, timed separately and reported as ``queues_s``: the queue views (one
 saved view per annotator per shard), which ``qianbiao.ensure_label_studio_queues``

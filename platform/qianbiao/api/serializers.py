@@ -5,12 +5,12 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from qianbiao.projects.models import DatasetProject, ProjectStatus
+from qianbiao.projects.services import CLIENT_STATUSES
 from qianbiao.quality.models import ResultMethod
 
 from .ingest import CSV, JSON, JSONL
 from .models import CallbackDelivery, CallbackEndpoint, CallbackEvent, DeliveryStatus
 from .selectors import ACCEPTED, ALL, REJECTED
-from .services import CLIENT_STATUSES
 
 
 class StrictBooleanField(serializers.BooleanField):

@@ -18,6 +18,8 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 
+from qianbiao.projects import services as project_services
+
 from . import callbacks as callback_services
 from . import selectors, services
 from .errors import Conflict, IdempotencyKeyReused, PayloadTooLarge
@@ -96,7 +98,7 @@ class ProjectListView(EnterpriseView):
     def post(self, request):
         serializer = ProjectWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        project = services.project_create(client=self.enterprise, data=serializer.validated_data)
+        project = project_services.project_create(enterprise=self.enterprise, data=serializer.validated_data)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -121,7 +123,7 @@ class ProjectDetailView(EnterpriseView):
         project = self.project(project_id)
         serializer = ProjectWriteSerializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        project = services.project_update(project=project, data=serializer.validated_data)
+        project = project_services.project_update(project=project, data=serializer.validated_data)
         return Response(ProjectSerializer(project).data)
 
 

@@ -1,4 +1,4 @@
-"""Daily snapshots the dashboards read instead of raw rows (DESIGN.md, "Scale").
+"""Daily snapshots the dashboards read instead of raw rows (docs/ARCHITECTURE.md, "Scale").
 
 A snapshot row is derived data: it can always be recomputed from the employment
 history and the annotations (``backfill_snapshots``), so rows are replaced, never

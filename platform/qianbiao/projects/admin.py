@@ -1,5 +1,8 @@
 """Admin for dataset projects and their work.
 
+A project is created and changed through projects.services, as over the API:
+its form shows the services' rules on their fields (projects.forms).
+
 Assignments and runs are read-only here: they are the distributor's record, and
 every change to them goes through a service that keeps the invariants. Tables
 that reach millions of rows (items, assignments) never count themselves in
@@ -25,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .explain import assignment_explain
+from .forms import DatasetProjectForm, project_settings
 from .lifecycle import project_set_status
 from .models import (
     AnnotatorStanding,
@@ -36,6 +40,7 @@ from .models import (
     ProjectStatus,
 )
 from .progress import project_progress
+from .services import project_create, project_update
 
 
 class EstimatedCountPaginator(Paginator):
@@ -84,8 +89,16 @@ def _item_counts(obj: DatasetProject) -> dict[str, int]:
     return cached
 
 
+def _adopt(obj: DatasetProject, saved: DatasetProject) -> None:
+    """Make the admin's instance stand for the row the service saved."""
+    for field in DatasetProject._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding, obj._state.db = False, saved._state.db
+
+
 @admin.register(DatasetProject)
 class DatasetProjectAdmin(admin.ModelAdmin):
+    form = DatasetProjectForm
     list_display = (
         "name",
         "client",
@@ -133,6 +146,21 @@ class DatasetProjectAdmin(admin.ModelAdmin):
         ),
         (_("Progress"), {"fields": ("progress", "created_at")}),
     )
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs):
+        # The list's editable priority goes through the same form and service.
+        return super().get_changelist_form(request, form=DatasetProjectForm, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: DatasetProject, form, change: bool) -> None:
+        # The form's clean() ran the same rules; the service runs them again
+        # on the locked row and saves only what changed.
+        data = project_settings(form)
+        if change:
+            saved = project_update(project=obj, data=data, may_complete=True)
+        else:
+            enterprise = data.pop("client")
+            saved = project_create(enterprise=enterprise, data=data)
+        _adopt(obj, saved)
 
     @admin.display(description=_("pending"))
     def pending(self, obj: DatasetProject) -> int:
@@ -184,7 +212,8 @@ class DatasetProjectAdmin(admin.ModelAdmin):
     def resume(self, request: HttpRequest, queryset) -> None:
         changed = 0
         # Saving an active project enqueues its distribution (projects.receivers).
-        for project in queryset.exclude(status=ProjectStatus.ACTIVE):
+        # A completed project is not reopened (projects.services' rule).
+        for project in queryset.exclude(status__in=(ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)):
             project_set_status(project=project, status=ProjectStatus.ACTIVE)
             changed += 1
         self.message_user(

@@ -4,8 +4,9 @@
 XML without DTDs, a ``<View>`` root with at least one named tag) and then calls
 the validator named by ``settings.QIANBIAO_LABEL_CONFIG_VALIDATOR`` if one is
 set — a dotted path to ``f(config: str) -> None`` raising ``ValidationError``.
-The Label Studio adapter plugs its server-side check in there, so the API never
-imports ``annotation`` itself.
+The Label Studio adapter plugs its server-side check in there, so the projects
+app never imports ``annotation`` itself. Project create and change
+(projects.services) call it, for the API and the admin alike.
 """
 
 from __future__ import annotations
