@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -39,6 +39,9 @@ def annotator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         login_url = reverse("portal:login")
         if not request.user.is_authenticated:
+            if SESSION_KEY in request.session:
+                # A user Django refused to load (deactivated on leaving): end the session.
+                request.session.flush()
             return redirect_to_login(request.get_full_path(), login_url=login_url)
         annotator = request_annotator(request)
         if annotator is None:
