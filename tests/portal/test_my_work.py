@@ -177,3 +177,18 @@ def test_label_studio_down_sends_the_annotator_back_with_a_message(signed_in, an
     project, _ = give_work(annotator, n=1)
     response = signed_in.post(reverse("portal:start", args=[project.pk]), follow=True)
     assert "暂时无法访问" in response.content.decode()
+
+
+def test_an_undecided_entry_exam_shows_as_in_progress(signed_in, annotator):
+    from qianbiao.projects.models import Item
+    from qianbiao.quality.models import QualityPolicy
+
+    project, _ = give_work(annotator, n=0)
+    QualityPolicy.objects.create(project=project, entry_exam_items=2)
+    for i in range(2):
+        Item.objects.create(project=project, external_id=f"gold-{i}", data={}, is_gold=True, gold_answer=[])
+    EntryExam.objects.create(project=project, annotator=AnnotatorFactory(), status=ExamStatus.FAILED)
+    AnnotatorStanding.objects.create(project=project, annotator=annotator)
+    page = signed_in.get(MY_WORK).content.decode()
+    section = re.search(rf'data-project="{project.pk}".*?</section>', page, re.S).group(0)
+    assert "进行中（共 2 道金标题）" in section

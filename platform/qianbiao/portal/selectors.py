@@ -17,7 +17,7 @@ from qianbiao.projects.models import (
     ProjectStatus,
 )
 from qianbiao.quality.models import AnnotatorQuality, EntryExam
-from qianbiao.quality.selectors import exam_size
+from qianbiao.quality.selectors import entry_exam_gates, exam_size
 from qianbiao.workforce.models import Annotator
 
 # Projects an annotator can see: work may still come or be open there.
@@ -118,12 +118,17 @@ def _fill_quality(work: ProjectWork, quality: AnnotatorQuality | None, standing)
         )
 
 
-def _fill_exam(work: ProjectWork, exam: EntryExam | None) -> None:
+def _fill_exam(work: ProjectWork, exam: EntryExam | None, annotator: Annotator) -> None:
     if exam is not None:
         work.exam_status, work.exam_answered, work.exam_correct = exam.status, exam.answered, exam.correct
         return
+    # Undecided: sitting it only if quality control's own gate says so (someone who
+    # worked here before the project required an exam does not sit it).
     work.exam_size = exam_size(project=work.project)
-    work.exam_status = EXAM_PENDING if work.exam_size else EXAM_NONE
+    sitting = work.exam_size and annotator.pk in entry_exam_gates(
+        project=work.project, annotator_ids=[annotator.pk]
+    )
+    work.exam_status = EXAM_PENDING if sitting else EXAM_NONE
 
 
 def annotator_work(*, annotator: Annotator) -> list[ProjectWork]:
@@ -156,7 +161,7 @@ def annotator_work(*, annotator: Annotator) -> list[ProjectWork]:
             today_count=c.get("today", 0),
         )
         _fill_quality(work, quality.get(project.pk), standings.get(project.pk))
-        _fill_exam(work, exams.get(project.pk))
+        _fill_exam(work, exams.get(project.pk), annotator)
         out.append(work)
     return out
 
