@@ -69,3 +69,15 @@ def run(django_capture_on_commit_callbacks):
             return task.apply(args=args, kwargs=kwargs).get()
 
     return _run
+
+
+ANNOTATOR_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def annotator_user(annotator):
+    """The ``annotator``'s own portal login, activated with ANNOTATOR_PASSWORD."""
+    from qianbiao.portal import services
+
+    issued = services.logins_issue(annotator_ids=[annotator.pk], issued_by=None).issued[0]
+    return services.login_activate(login_id=annotator.login.pk, code=issued.code, password=ANNOTATOR_PASSWORD)

@@ -8,6 +8,7 @@ secret explicitly; it then refuses to start without them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -65,6 +66,9 @@ INSTALLED_APPS = [
     "qianbiao.quality",
     "qianbiao.dashboards",
     "qianbiao.api",
+    # After workforce and programme: its admin adds actions to theirs.
+    "qianbiao.portal",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a lockout into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "qianbiao.urls"
@@ -116,6 +122,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out sign-in before any backend checks a
+# password. Annotators sign in (and activate with their one-time code) through
+# authenticate(), so axes counts their failures; the API authenticates with its own
+# keys and never calls authenticate().
+AUTHENTICATION_BACKENDS = [
+    "qianbiao.portal.backends.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "qianbiao.portal.backends.ActivationCodeBackend",
+]
+# Locked per username and IP together: a facility's hundreds of annotators share one
+# NAT address, so locking by IP alone would lock them all out for one mistyped code.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "portal/locked.html"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -220,6 +243,13 @@ LABEL_STUDIO_WEBHOOK_SECRET = require_secret(
 LABEL_STUDIO_WEBHOOK_URL = os.environ.get(
     "LABEL_STUDIO_WEBHOOK_URL", "http://127.0.0.1:8000/hooks/label-studio/"
 )
+# The hand-off into Label Studio: Qianbiao signs a short-lived token with this secret,
+# Label Studio's /qianbiao/handoff/ checks it and opens the annotator's own session.
+LABEL_STUDIO_QIANBIAO_SECRET = require_secret(
+    "LABEL_STUDIO_QIANBIAO_SECRET", embedded=QIANBIAO_ENV != "production", var_dir=VAR_DIR
+)
+# Label Studio as the annotator's browser reaches it (the hand-off form posts there).
+LABEL_STUDIO_PUBLIC_URL = os.environ.get("LABEL_STUDIO_PUBLIC_URL", LABEL_STUDIO_URL)
 # No Label Studio project holds more than this many tasks: a dataset project
 # spreads over shards (Label Studio advises ~100k tasks per project).
 LABEL_STUDIO_SHARD_TASKS = int(os.environ.get("LABEL_STUDIO_SHARD_TASKS", "100000"))

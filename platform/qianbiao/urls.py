@@ -22,6 +22,8 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
     path("dashboards/", include("qianbiao.dashboards.urls")),
+    # The annotators' own pages (我的任务).
+    path("work/", include("qianbiao.portal.urls")),
     prefix_default_language=False,
 )
 
