@@ -3,8 +3,7 @@ Label Studio account and a queue in the project, then sign a short-lived, single
 token that Label Studio's receiver (``/qianbiao/handoff/``) exchanges for a session
 as the annotator's own Label Studio user, landing on their queue.
 
-The only importer of ``qianbiao.labelling.services`` in the portal: that function is
-moving to another module, and one import is one line to change.
+The portal's only door into the labelling app.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from annotation.errors import LabelStudioError
-from qianbiao.labelling.services import annotator_provision_label_studio, annotator_queues_open
+from qianbiao.labelling.accounts import annotator_provision_label_studio
+from qianbiao.labelling.queues import annotator_queues_open
 
 # Label Studio's receiver refuses a token older than this (and a nonce it has seen).
 TOKEN_LIFETIME_S = 60
