@@ -52,18 +52,18 @@ def decide_ready_items(project_id: int) -> int:
     another worker holds the project, or the project is gone)."""
     from qianbiao.core.locks import advisory_lock
     from qianbiao.projects.models import DatasetProject
-    from qianbiao.quality import services
+    from qianbiao.quality import decisions, recheck
 
     with advisory_lock(DECIDE_LOCK_NAMESPACE, project_id) as acquired:
         if not acquired:
             logger.info("project %s: decision already running elsewhere (locked), skipped", project_id)
             return 0
         try:
-            if services.method_recheck_due(project_id=project_id):
-                services.method_recheck_attempted(project_id=project_id)
+            if recheck.method_recheck_due(project_id=project_id):
+                recheck.method_recheck_attempted(project_id=project_id)
                 enqueue.recheck_quality_method(project_id)
                 logger.info("project %s: consensus method re-check enqueued", project_id)
-            return len(services.project_decide_ready(project_id=project_id))
+            return len(decisions.project_decide_ready(project_id=project_id))
         except DatasetProject.DoesNotExist:
             logger.info("project %s: deleted, nothing to decide", project_id)
             return 0
@@ -78,28 +78,28 @@ def recheck_quality_method(project_id: int) -> str:
     sweep enqueues the next attempt after RECHECK_RETRY_AFTER."""
     from qianbiao.core.locks import advisory_lock
     from qianbiao.projects.models import DatasetProject
-    from qianbiao.quality import services
+    from qianbiao.quality import recheck
 
     with advisory_lock(RECHECK_LOCK_NAMESPACE, project_id) as acquired:
         if not acquired:
             logger.info("project %s: method re-check already running elsewhere (locked), skipped", project_id)
             return "locked"
-        retry = services.RECHECK_RETRY_AFTER
+        retry = recheck.RECHECK_RETRY_AFTER
         try:
             # Recorded before the fit too: a worker killed at the hard limit records nothing after.
-            services.method_recheck_attempted(project_id=project_id)
-            services.project_method_recheck(project_id=project_id)
+            recheck.method_recheck_attempted(project_id=project_id)
+            recheck.project_method_recheck(project_id=project_id)
         except DatasetProject.DoesNotExist:
             logger.info("project %s: deleted, no method re-check", project_id)
             return "skipped"
         except SoftTimeLimitExceeded:
-            services.method_recheck_attempted(project_id=project_id)
+            recheck.method_recheck_attempted(project_id=project_id)
             logger.warning("project %s: method re-check timed out; next attempt in %s", project_id, retry)
             return "timed out"
         except Exception:
             logger.exception("project %s: method re-check failed; next attempt in %s", project_id, retry)
             try:
-                services.method_recheck_attempted(project_id=project_id)
+                recheck.method_recheck_attempted(project_id=project_id)
             except Exception:  # the database may be what failed
                 logger.exception("project %s: could not record the failed re-check", project_id)
             raise

@@ -3,7 +3,7 @@
 ``quality_sweep`` enqueues ``decide_ready_items`` for every active project;
 that task enqueues a re-check of the project's consensus method when one is due
 (``recheck_quality_method``, not waited for), then decides its ready items
-(qianbiao.quality.services). Both run one at a time per project. Tasks run
+(qianbiao.quality.decisions and .recheck). Both run one at a time per project. Tasks run
 here through ``apply()``, Celery's own request with its retries; the real Redis
 broker and worker process are exercised in tests/integration/test_celery_quality.py.
 """
@@ -23,7 +23,7 @@ from qianbiao.labelling.models import Annotation
 from qianbiao.projects.distribution import project_distribute
 from qianbiao.projects.items import items_import
 from qianbiao.projects.models import Assignment, Item, ItemState, ProjectStatus
-from qianbiao.quality import services
+from qianbiao.quality import decisions, recheck
 from qianbiao.quality.models import AnnotatorQuality, QualityPolicy, Result, ResultMethod, Review
 from tests.quality.conftest import annotate, choice
 from workers import enqueue, quality
@@ -65,14 +65,14 @@ def annotated(classification_project, classifiers):
 def service_calls(monkeypatch):
     """Calls of the two services the task uses, passed through to the real ones."""
     calls: list[tuple[str, tuple, dict]] = []
-    for name in ("project_method_recheck", "project_decide_ready"):
-        real = getattr(services, name)
+    for module, name in ((recheck, "project_method_recheck"), (decisions, "project_decide_ready")):
+        real = getattr(module, name)
 
         def spy(*args, _name=name, _real=real, **kwargs):
             calls.append((_name, args, kwargs))
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(services, name, spy)
+        monkeypatch.setattr(module, name, spy)
     return calls
 
 
@@ -159,7 +159,7 @@ def test_decide_ready_items_run_twice_decides_each_item_once(annotated, service_
 
 def test_a_database_hiccup_is_retried_and_any_other_error_is_not(annotated, monkeypatch):
     project, _ = annotated()
-    real = services.project_decide_ready
+    real = decisions.project_decide_ready
     attempts: list[int] = []
 
     def fails_once(**kwargs):
@@ -168,7 +168,7 @@ def test_a_database_hiccup_is_retried_and_any_other_error_is_not(annotated, monk
             raise OperationalError("server closed the connection unexpectedly")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "project_decide_ready", fails_once)
+    monkeypatch.setattr(decisions, "project_decide_ready", fails_once)
     assert quality.decide_ready_items.apply(args=(project.pk,)).get() == len(READY)
     assert attempts == [project.pk, project.pk]
 
@@ -176,7 +176,7 @@ def test_a_database_hiccup_is_retried_and_any_other_error_is_not(annotated, monk
         attempts.append(kwargs["project_id"])
         raise ValueError("a bug, not a hiccup")
 
-    monkeypatch.setattr(services, "project_decide_ready", broken)
+    monkeypatch.setattr(decisions, "project_decide_ready", broken)
     outcome = quality.decide_ready_items.apply(args=(project.pk,))
     assert outcome.failed() and isinstance(outcome.result, ValueError)
     assert attempts == [project.pk] * 3  # tried once
@@ -239,7 +239,7 @@ def test_decide_does_not_wait_for_the_recheck_and_enqueues_it_only_when_due(
     assert quality.decide_ready_items.apply(args=(project.pk,)).get() == 0
     assert enqueued_rechecks == [(project.pk,)]
     # ... but do once RECHECK_RETRY_AFTER has passed without a check.
-    long_ago = timezone.now() - services.RECHECK_RETRY_AFTER - dt.timedelta(minutes=1)
+    long_ago = timezone.now() - recheck.RECHECK_RETRY_AFTER - dt.timedelta(minutes=1)
     QualityPolicy.objects.filter(project=project).update(method_recheck_attempted_at=long_ago)
     quality.decide_ready_items.apply(args=(project.pk,)).get()
     assert enqueued_rechecks == [(project.pk,)] * 2
@@ -254,13 +254,13 @@ def test_the_recheck_task_saves_the_policy_and_then_is_not_due(annotated, enqueu
     policy = _policy(project)
     assert policy.method_checked_at is not None
     assert policy.method_checked_gold == 2  # the two answers on the gold item
-    assert {s["method"] for s in policy.method_scores} == set(services.CANDIDATE_METHODS)
+    assert {s["method"] for s in policy.method_scores} == set(recheck.CANDIDATE_METHODS)
     assert policy.chosen_method  # majority vote with this little gold
     assert policy.method_recheck_attempted_at is not None
     # Checked on this gold: not due again, even after the retry delay, until gold grows.
-    long_ago = timezone.now() - services.RECHECK_RETRY_AFTER - dt.timedelta(minutes=1)
+    long_ago = timezone.now() - recheck.RECHECK_RETRY_AFTER - dt.timedelta(minutes=1)
     QualityPolicy.objects.filter(project=project).update(method_recheck_attempted_at=long_ago)
-    assert not services.method_recheck_due(project_id=project.pk)
+    assert not recheck.method_recheck_due(project_id=project.pk)
     quality.decide_ready_items.apply(args=(project.pk,)).get()
     assert enqueued_rechecks == []
 
@@ -304,7 +304,7 @@ def test_a_timed_out_or_failed_recheck_is_recorded_and_not_reenqueued_by_the_nex
     def fails(**kwargs):
         raise failure
 
-    monkeypatch.setattr(services, "project_method_recheck", fails)
+    monkeypatch.setattr(recheck, "project_method_recheck", fails)
     before = timezone.now()
     with caplog.at_level(logging.WARNING, logger="workers.quality"):
         outcome = quality.recheck_quality_method.apply(args=(project.pk,))
@@ -319,7 +319,7 @@ def test_a_timed_out_or_failed_recheck_is_recorded_and_not_reenqueued_by_the_nex
     assert policy.method_recheck_attempted_at >= before
 
     # The next sweep decides, and leaves the re-check for RECHECK_RETRY_AFTER.
-    assert not services.method_recheck_due(project_id=project.pk)
+    assert not recheck.method_recheck_due(project_id=project.pk)
     assert quality.decide_ready_items.apply(args=(project.pk,)).get() == len(READY)
     assert enqueued_rechecks == []
 

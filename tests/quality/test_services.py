@@ -20,7 +20,7 @@ from qianbiao.projects.models import (
     Item,
     ItemState,
 )
-from qianbiao.quality import services
+from qianbiao.quality import decisions, recheck
 from qianbiao.quality.aggregation import (
     DAWID_SKENE,
     MAJORITY_VOTE,
@@ -29,6 +29,7 @@ from qianbiao.quality.aggregation import (
     MethodScore,
     method_choose,
 )
+from qianbiao.quality.decisions import item_decide, items_decide, project_decide_ready
 from qianbiao.quality.models import (
     AnnotatorQuality,
     EntryExam,
@@ -40,6 +41,10 @@ from qianbiao.quality.models import (
     Review,
     ReviewOutcome,
 )
+from qianbiao.quality.outcomes import Outcome
+from qianbiao.quality.policy import policy_pin_method
+from qianbiao.quality.recheck import project_method_recheck
+from qianbiao.quality.review import review_decide
 from qianbiao.quality.selectors import (
     craftsman_candidates,
     entry_exam_gates,
@@ -47,16 +52,7 @@ from qianbiao.quality.selectors import (
     items_ready,
     review_queue,
 )
-from qianbiao.quality.services import (
-    Outcome,
-    annotator_unpause,
-    item_decide,
-    items_decide,
-    policy_pin_method,
-    project_decide_ready,
-    project_method_recheck,
-    review_decide,
-)
+from qianbiao.quality.standing import annotator_unpause
 from qianbiao.workforce.services import SkillSpec
 from tests.factories import AnnotatorFactory, DatasetProjectFactory, FacilityFactory
 from tests.quality.conftest import annotate, choice, rectangle
@@ -296,7 +292,7 @@ def test_a_stale_decision_does_not_widen_an_item_again_or_send_it_to_review(
         Assignment.objects.filter(item=item).order_by("slot"), ("cat", "dog", "fox"), strict=True
     ):
         annotate(a, choice(label))
-    real_settle = services._settle
+    real_settle = decisions._settle
     competitor: list = []
 
     def settle_after_a_competitor(project, policy, proposals):
@@ -305,7 +301,7 @@ def test_a_stale_decision_does_not_widen_an_item_again_or_send_it_to_review(
             competitor[0] = project_decide_ready(project_id=project.pk)
         return real_settle(project, policy, proposals)
 
-    monkeypatch.setattr(services, "_settle", settle_after_a_competitor)
+    monkeypatch.setattr(decisions, "_settle", settle_after_a_competitor)
 
     (stale,) = project_decide_ready(project_id=project.pk)
 
@@ -410,7 +406,7 @@ def test_method_is_chosen_from_gold_rechecked_as_gold_grows_and_can_be_pinned(
 ):
     # The plumbing, not the methods (test_consensus_methods measures all seven):
     # four of them keep this test to seconds; GLAD alone takes 13 s on this crowd.
-    monkeypatch.setattr(services, "CANDIDATE_METHODS", FAST_METHODS)
+    monkeypatch.setattr(recheck, "CANDIDATE_METHODS", FAST_METHODS)
     crowd = confusion_crowd(3, n_items=240, n_gold=40, n_workers=12, gold_views=9, spammers=2)
     project = classification_project(overlap=3, agreement_threshold=Decimal("0.6"))
     gold_tasks = sorted(crowd.gold)

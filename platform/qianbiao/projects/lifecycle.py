@@ -1,27 +1,88 @@
-"""Assignments that end without an annotation: expiry, leavers, quality pauses,
-and annotators no longer eligible for the project (see eligibility.py).
+"""Every state transition of assignments and items after distribution created them
+(docs/ARCHITECTURE.md, "Who changes each state"); other apps call these functions:
 
-Each is one set-based UPDATE guarded by the state it expects (a conditional
-update, as healthchecks claims work), so running it twice changes nothing. Freed
-slots go back to the pool: their items return to pending and the next
-distribution gives them to someone else.
+- item decisions, called by quality: accepted, sent to review, widened;
+- assignments that end without an annotation: expiry, leavers, quality pauses, and
+  annotators no longer eligible for the project (see eligibility.py); freed slots go
+  back to the pool: their items return to pending and the next distribution gives
+  them to someone else;
+- submission and reopening, called by labelling's ingestion.
+
+Each is an UPDATE guarded by the state it expects (a conditional update, as
+healthchecks claims work), checked by its rowcount, so running it twice changes nothing.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from qianbiao.workforce.models import Annotator, AnnotatorStatus
 
 from .distribution import items_refresh_state
 from .eligibility import RULE_ACTIVE, RULE_NOT_PAUSED, annotators_unmet_rules, eligible_annotators
-from .models import AnnotatorStanding, Assignment, AssignmentState, DatasetProject, ProjectStatus
+from .models import (
+    AnnotatorStanding,
+    Assignment,
+    AssignmentState,
+    DatasetProject,
+    Item,
+    ItemState,
+    ProjectStatus,
+)
+
+# --- item decisions (called by quality) ---
+# Quality control decides an item; the item's state moves here. Each move is one
+# UPDATE guarded by the state it leaves and returns how many rows moved, so a
+# caller sees a refusal. Quality calls these inside its own transaction, with the
+# items locked (quality/decisions.py) or their open review locked (quality/review.py).
+
+# An ordinary item before its decision: its slots being filled, or all live.
+UNDECIDED_ITEM_STATES = (ItemState.PENDING, ItemState.ASSIGNED, ItemState.ANNOTATED)
+
+
+def items_accept(*, item_ids: Collection[int]) -> int:
+    """Undecided items whose consensus result was accepted become accepted."""
+    if not item_ids:
+        return 0
+    undecided = Item.objects.filter(pk__in=list(item_ids), state__in=UNDECIDED_ITEM_STATES)
+    return undecided.update(state=ItemState.ACCEPTED)
+
+
+def items_send_to_review(*, item_ids: Collection[int]) -> int:
+    """Undecided items whose consensus was too weak at the most annotators go to review."""
+    if not item_ids:
+        return 0
+    undecided = Item.objects.filter(pk__in=list(item_ids), state__in=UNDECIDED_ITEM_STATES)
+    return undecided.update(state=ItemState.REVIEW)
+
+
+@transaction.atomic
+def items_widen(*, extra_slots: Mapping[int, int]) -> int:
+    """Undecided items get more annotators: ``extra_slots`` maps an item id to the
+    slots it gains. They go back to pending and the distributor fills the new slots."""
+    by_add: dict[int, list[int]] = defaultdict(list)
+    for item_id, add in extra_slots.items():
+        by_add[add].append(item_id)
+    moved = 0
+    for add, item_ids in sorted(by_add.items()):
+        moved += Item.objects.filter(pk__in=sorted(item_ids), state__in=UNDECIDED_ITEM_STATES).update(
+            extra_slots=F("extra_slots") + add, state=ItemState.PENDING
+        )
+    return moved
+
+
+def item_accept_reviewed(*, item_id: int) -> bool:
+    """An item in review whose review was decided becomes accepted."""
+    return bool(Item.objects.filter(pk=item_id, state=ItemState.REVIEW).update(state=ItemState.ACCEPTED))
+
+
+# --- assignments that end without an annotation ---
 
 
 def _release(qs: QuerySet[Assignment], new_state: str, reason: str) -> dict[int, list[int]]:

@@ -19,7 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from qianbiao.projects.models import AnnotatorStanding
 
 from .models import AnnotatorQuality, EntryExam, GoldJudgement, QualityPolicy, Result, Review
-from .services import annotator_unpause, project_method_recheck
+from .recheck import project_method_recheck
+from .standing import annotator_unpause
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
