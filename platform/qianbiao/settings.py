@@ -240,6 +240,10 @@ LABEL_STUDIO_API_KEY = os.environ.get("LABEL_STUDIO_API_KEY", "")
 LABEL_STUDIO_WEBHOOK_SECRET = require_secret(
     "LABEL_STUDIO_WEBHOOK_SECRET", embedded=QIANBIAO_ENV != "production", var_dir=VAR_DIR
 )
+# Rotation without losing a delivery: put the old secret here, the new one above, run
+# `manage.py label_studio_webhooks_rotate` (every shard's webhook gets the new header),
+# and drop the old one once deliveries carrying it have stopped.
+LABEL_STUDIO_WEBHOOK_PREVIOUS_SECRETS = env_list("LABEL_STUDIO_WEBHOOK_PREVIOUS_SECRETS", "")
 LABEL_STUDIO_WEBHOOK_URL = os.environ.get(
     "LABEL_STUDIO_WEBHOOK_URL", "http://127.0.0.1:8000/hooks/label-studio/"
 )

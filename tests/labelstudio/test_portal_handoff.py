@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from qianbiao.labelling import services
 from qianbiao.labelling.models import LabelStudioAccount, LabelStudioQueue
+from qianbiao.labelling.push import assignments_push
 from qianbiao.portal import handoff
 from tests.labelstudio.conftest import make_work
 
@@ -28,7 +28,7 @@ def test_handoff_makes_the_missing_queue_and_names_the_annotators_own_view(ls_se
     with pytest.raises(handoff.HandoffUnavailable):  # nothing in Label Studio yet
         handoff.handoff_prepare(annotator_id=annotator.pk, project_id=project.pk)
 
-    services.assignments_push(project_id=project.pk)
+    assignments_push(project_id=project.pk)
     LabelStudioQueue.objects.all().delete()  # as if the push's follow-up had not run yet
     done = handoff.handoff_prepare(annotator_id=annotator.pk, project_id=project.pk)
 

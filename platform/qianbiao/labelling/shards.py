@@ -60,3 +60,21 @@ def project_provision_label_studio(
         with label_studio_admin() as admin:
             return [shard_create(admin, project=project, shard=0)]
     return [shard_create(client, project=project, shard=0)]
+
+
+def webhooks_rotate() -> int:
+    """Every shard's webhook brought up to the current secret (and URL); returns how
+    many. Idempotent: ``register_webhook`` updates the one already there."""
+    count = 0
+    with label_studio_admin() as client:
+        for shard in LabelStudioProject.objects.order_by("pk"):
+            webhook = register_webhook(
+                client,
+                settings.LABEL_STUDIO_WEBHOOK_URL,
+                settings.LABEL_STUDIO_WEBHOOK_SECRET,
+                project_id=shard.ls_project_id,
+            )
+            if webhook.id != shard.webhook_id:
+                LabelStudioProject.objects.filter(pk=shard.pk).update(webhook_id=webhook.id)
+            count += 1
+    return count

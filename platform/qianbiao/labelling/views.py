@@ -19,12 +19,21 @@ from qianbiao.labelling.ingest import webhook_record
 logger = logging.getLogger(__name__)
 
 
+def _authenticated(request: HttpRequest) -> bool:
+    """The current secret, or one being rotated out (each compared in constant time)."""
+    for secret in (settings.LABEL_STUDIO_WEBHOOK_SECRET, *settings.LABEL_STUDIO_WEBHOOK_PREVIOUS_SECRETS):
+        try:
+            check_secret(request.headers, secret)
+        except WebhookAuthError:
+            continue
+        return True
+    return False
+
+
 @csrf_exempt
 @require_POST
 def label_studio_webhook(request: HttpRequest) -> JsonResponse:
-    try:
-        check_secret(request.headers, settings.LABEL_STUDIO_WEBHOOK_SECRET)  # constant time
-    except WebhookAuthError:
+    if not _authenticated(request):
         return JsonResponse({"detail": "forbidden"}, status=403)
     try:
         event = parse_webhook(request.body)
