@@ -83,3 +83,17 @@ def test_a_live_row_made_valid_stays_submittable_after_the_item_shrinks(item):
     pk = _insert(item, 3)
     Item.objects.filter(pk=item.pk).update(extra_slots=0)
     assert Assignment.objects.filter(pk=pk).update(state=AssignmentState.SUBMITTED) == 1
+
+
+def test_one_slot_too_many_refuses_the_whole_statement(item):
+    # The distributor writes many rows per statement: the check covers each of them.
+    annotators = [AnnotatorFactory() for _ in range(4)]
+    rows = [
+        Assignment(project_id=item.project_id, item=item, annotator=a, slot=slot,
+                   assigned_at=timezone.now(), expires_at=timezone.now() + dt.timedelta(hours=1))
+        for slot, a in enumerate(annotators)
+    ]  # fmt: skip
+    _refused(lambda: Assignment.objects.bulk_create(rows))
+    assert not Assignment.objects.filter(item=item).exists()
+    Assignment.objects.bulk_create(rows[:3])
+    assert Assignment.objects.filter(item=item).count() == 3
