@@ -13,11 +13,13 @@ RUN groupadd --system --gid 1000 qianbiao \
 
 WORKDIR /app
 
-# Dependencies first, read from pyproject.toml, so that a code change reuses this layer.
-COPY pyproject.toml ./
+# Dependencies first, so that a code change reuses this layer: the runtime ones of
+# pyproject.toml (not the dev extra), each at the version requirements.lock pins (as a
+# constraint, so that every transitive package is pinned too).
+COPY pyproject.toml requirements.lock ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+    && pip install -c requirements.lock -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 # The project itself, installed editable exactly as bin/run and bin/test do: platform/

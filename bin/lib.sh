@@ -24,18 +24,20 @@ apt_install() {
 }
 
 ensure_venv() {
-  # Reinstalls only when pyproject.toml changed since the last install.
-  local stamp="$VENV/.pyproject.sha256"
+  # Installs exactly the versions of requirements.lock, then the project itself without
+  # resolving again; reinstalls only when pyproject.toml or the lock changed since.
+  local stamp="$VENV/.installed.sha256"
   local want
-  want="$(sha256sum "$REPO_ROOT/pyproject.toml" | cut -d' ' -f1)"
+  want="$(cat "$REPO_ROOT/pyproject.toml" "$REPO_ROOT/requirements.lock" | sha256sum | cut -d' ' -f1)"
   if [ ! -x "$PY" ]; then
     log "creating virtualenv $VENV"
     python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
   fi
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "installing Python packages (editable, with dev extras)"
+    log "installing Python packages (requirements.lock, then the project editable)"
     "$PY" -m pip install -q --upgrade pip >&2
-    "$PY" -m pip install -q -e "$REPO_ROOT[dev]" >&2
+    "$PY" -m pip install -q -r "$REPO_ROOT/requirements.lock" >&2
+    "$PY" -m pip install -q --no-deps -e "$REPO_ROOT" >&2
     echo "$want" > "$stamp"
   fi
 }

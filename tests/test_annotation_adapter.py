@@ -1,10 +1,9 @@
-"""The Label Studio adapter without a server: builders, parsing, boundaries."""
+"""The Label Studio adapter without a server: builders and parsing (its import
+boundaries are contracts: tests/test_contracts.py)."""
 
 from __future__ import annotations
 
-import ast
 import json
-from pathlib import Path
 
 import pytest
 
@@ -14,35 +13,6 @@ from annotation.errors import LabelStudioError, WebhookAuthError
 from annotation.server import AdminCredentials, label_studio_environment
 from annotation.types import TaskSpec
 from annotation.webhooks import SECRET_HEADER, parse_webhook
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _imports(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
-
-
-def _python_files(*roots: str):
-    for root in roots:
-        for path in (REPO / root).rglob("*.py"):
-            if "migrations" not in path.parts:
-                yield path
-
-
-def test_only_the_adapter_imports_the_sdk_and_the_adapter_imports_no_platform():
-    label_studio_side = REPO / "annotation" / "label_studio_site"  # runs inside Label Studio
-    for path in _python_files("annotation"):
-        ours = {"qianbiao", "workers", "annotation"} if label_studio_side in path.parents else set()
-        forbidden = ours or {"qianbiao", "workers", "django"}
-        assert not {n for n in _imports(path) if n.split(".")[0] in forbidden}, path
-    for path in _python_files("platform", "workers", "seeds", "bench"):
-        assert not {n for n in _imports(path) if n.split(".")[0] == "label_studio_sdk"}, path
 
 
 @pytest.mark.parametrize(
