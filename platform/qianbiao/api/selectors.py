@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Avg, Case, CharField, Count, Max, Min, Q, QuerySet, Value, When
+from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -153,32 +153,6 @@ def _status_check(status: str) -> None:
         raise ValueError(f"unknown result status {status!r}")
 
 
-def results_rows(
-    *,
-    project: DatasetProject,
-    since: dt.datetime | None,
-    until: dt.datetime,
-    status: str = ACCEPTED,
-    chunk_size: int = 2000,
-) -> Iterator[tuple[Any, ...]]:
-    """Results with ``since < updated_at <= until`` — accepted, rejected in
-    review, or all (``status``) — oldest change first, read through a server-side
-    cursor (constant memory), as tuples in RESULT_COLUMNS order. Portable; on
-    PostgreSQL ``results_copy`` does the same several times faster."""
-    _status_check(status)
-    qs = Result.objects.filter(project=project, updated_at__lte=until)
-    if since is not None:
-        qs = qs.filter(updated_at__gt=since)
-    if status != ALL:
-        qs = qs.filter(rejected=status == REJECTED)
-    qs = qs.annotate(
-        status=Case(
-            When(rejected=True, then=Value(REJECTED)), default=Value(ACCEPTED), output_field=CharField()
-        )
-    )
-    return qs.order_by("updated_at", "id").values_list(*RESULT_COLUMNS).iterator(chunk_size=chunk_size)
-
-
 # PostgreSQL encodes the rows itself and streams them with COPY … TO STDOUT, one
 # message per row. A JSON row goes out as one CSV field whose quote and delimiter
 # are control characters that JSON text never holds raw (json/jsonb escape
@@ -205,8 +179,9 @@ def results_copy(
     as_json: bool,
     status: str = ACCEPTED,
 ) -> Iterator[bytes]:
-    """PostgreSQL only: the rows of ``results_rows``, each already encoded as one
-    line — a JSON object, or a CSV record in RESULT_FIELDS order."""
+    """Results with ``since < updated_at <= until`` — accepted, rejected in
+    review, or all (``status``) — oldest change first, each already encoded as
+    one line: a JSON object, or a CSV record in RESULT_FIELDS order."""
     _status_check(status)
     result_table, item_table = Result._meta.db_table, Item._meta.db_table
     where = "r.project_id = %s AND r.updated_at <= %s"
