@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import socket
 import subprocess
 import sys
@@ -35,4 +37,25 @@ def start_postgres(*, first_port: int = 55700) -> tuple[str, str]:
 def stop_postgres(data_dir: str) -> None:
     subprocess.run(
         ["bash", "-c", f'source "{REPO}/bin/lib.sh"; PG_DATA_DIR="{data_dir}"; pg_stop'], check=False
+    )
+
+
+def ensure_redis(*, first_port: int = 56700) -> None:
+    """The broker and cache the settings require: CELERY_BROKER_URL and CACHE_URL as
+    set, or databases 0 and 1 of a throw-away Redis (bin/lib.sh's redis_start),
+    stopped when the bench exits."""
+    if os.environ.get("CELERY_BROKER_URL"):
+        return
+    port = free_port(first_port)
+    script = f'source "{REPO}/bin/lib.sh"; redis_start {port} && echo "$REDIS_URL $REDIS_DIR"'
+    out = subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True)
+    url, redis_dir = out.stdout.split()
+    base = url.rsplit("/", 1)[0]
+    os.environ["CELERY_BROKER_URL"] = f"{base}/0"
+    os.environ.setdefault("CACHE_URL", f"{base}/1")
+    log(f"Redis at {base}")
+    atexit.register(
+        subprocess.run,
+        ["bash", "-c", f'source "{REPO}/bin/lib.sh"; REDIS_DIR="{redis_dir}"; redis_stop'],
+        check=False,
     )
