@@ -10,9 +10,11 @@ import http.cookiejar
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -167,8 +169,11 @@ def _stop(run: subprocess.Popen, var_dir: str) -> int:
 @pytest.mark.integration
 def test_bin_run_brings_the_platform_up_and_stops_it(tmp_path):
     port, pg_port, redis_port = _free_ports(3)
-    var_dir = tmp_path / "var"
-    base = f"http://127.0.0.1:{port}"
+    # Not under tmp_path: pytest keeps that closed to other users, and the cluster
+    # belongs to the postgres user, who must reach it.
+    outside = Path(tempfile.mkdtemp(prefix="qianbiao-run-test-"))
+    outside.chmod(0o711)
+    var_dir = outside / "var"
     # Only what a person's shell would have: none of bin/test's database, broker or secrets.
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TERM") if name in os.environ}
     env.update(
@@ -180,7 +185,16 @@ def test_bin_run_brings_the_platform_up_and_stops_it(tmp_path):
         QIANBIAO_LABEL_STUDIO="0",  # the Label Studio server has its own tests
         QIANBIAO_WORKER_CONCURRENCY="1",
     )
-    output = tmp_path / "run.out"
+    try:
+        _first_run(env, tmp_path / "run.out", var_dir, (port, pg_port, redis_port))
+        _second_run(env, tmp_path / "again.out", var_dir, port)
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def _first_run(env: dict[str, str], output: Path, var_dir: Path, ports: tuple[int, int, int]) -> None:
+    port, pg_port, redis_port = ports
+    base = f"http://127.0.0.1:{port}"
     run = _run_until_up(env, output)
     try:
         text = output.read_text()
@@ -212,8 +226,10 @@ def test_bin_run_brings_the_platform_up_and_stops_it(tmp_path):
         assert not _port_open(busy), f"port {busy} still answers"
     assert _processes_with(f"QIANBIAO_VAR_DIR={var_dir}") == [], "bin/run left processes behind"
 
-    # Again, on the cluster the first run left: no new initdb, the seeded data still there.
-    again = tmp_path / "again.out"
+
+def _second_run(env: dict[str, str], again: Path, var_dir: Path, port: int) -> None:
+    """On the cluster the first run left: no new initdb, the seeded data still there."""
+    base = f"http://127.0.0.1:{port}"
     run = _run_until_up(env, again)
     try:
         text = again.read_text()
