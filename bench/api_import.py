@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.services import free_port, log, start_postgres, stop_postgres
+from bench.services import ensure_redis, free_port, log, start_postgres, stop_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 SCALES = {"small": 100_000, "full": 1_000_000}
@@ -67,6 +67,7 @@ def bench_environment(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def setup_django() -> None:
+    ensure_redis()
     for path in (str(REPO / "platform"), str(REPO)):
         if path not in sys.path:
             sys.path.append(path)

@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.services import log, start_postgres, stop_postgres
+from bench.services import ensure_redis, log, start_postgres, stop_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,6 +54,7 @@ def setup_django(database_url: str) -> None:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # The test client's host; DEBUG stays off (it would keep every query in memory).
     os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+    ensure_redis()
     for path in (str(REPO / "platform"), str(REPO)):
         if path not in sys.path:
             sys.path.append(path)

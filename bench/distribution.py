@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.services import log, start_postgres, stop_postgres
+from bench.services import ensure_redis, log, start_postgres, stop_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 SCALES = {
@@ -58,6 +58,7 @@ def setup_django(database_url: str) -> None:
     os.environ["QIANBIAO_ENV"] = "embedded"
     os.environ["QIANBIAO_VAR_DIR"] = tempfile.mkdtemp(prefix="qianbiao-bench-")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    ensure_redis()
     for path in (str(REPO / "platform"), str(REPO)):
         if path not in sys.path:
             sys.path.append(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import socket
 import subprocess
 import sys
@@ -52,3 +54,17 @@ def stop_redis(directory: str) -> None:
     subprocess.run(
         ["bash", "-c", f'source "{REPO}/bin/lib.sh"; REDIS_DIR="{directory}"; redis_stop'], check=False
     )
+
+
+def ensure_redis(*, first_port: int = 56700) -> None:
+    """The broker and cache the settings require: CELERY_BROKER_URL and CACHE_URL as
+    set, or databases 0 and 1 of a throw-away Redis (bin/lib.sh's redis_start),
+    stopped when the bench exits."""
+    if os.environ.get("CELERY_BROKER_URL"):
+        return
+    url, redis_dir = start_redis(first_port=first_port)
+    base = url.rsplit("/", 1)[0]
+    os.environ["CELERY_BROKER_URL"] = f"{base}/0"
+    os.environ.setdefault("CACHE_URL", f"{base}/1")
+    log(f"Redis at {base}")
+    atexit.register(stop_redis, redis_dir)

@@ -129,10 +129,11 @@ def names_read(path: Path) -> set[str]:
     return {a or b for a, b in ENV_READ.findall(path.read_text())}
 
 
-# Production refuses to fall back to the embedded SQLite file and filesystem broker.
-PRODUCTION_SERVICES = {
+# Required in every environment: there is no local fallback database, broker or cache.
+SERVICES = {
     "DATABASE_URL": "postgres://qianbiao:pw@postgres:5432/qianbiao",
     "CELERY_BROKER_URL": "redis://:pw@redis:6379/0",
+    "CACHE_URL": "redis://:pw@redis:6379/1",
 }
 
 
@@ -178,9 +179,7 @@ def settings_variables() -> frozenset[str]:
     secrets = {name: "x" * 40 for name in required_secrets()}
     secrets["PII_ENCRYPTION_KEYS"] = _fernet_key()
     with tempfile.TemporaryDirectory() as var_dir:
-        env = _secret_env(
-            QIANBIAO_ENV="production", **PRODUCTION_SERVICES, QIANBIAO_VAR_DIR=var_dir, **secrets
-        )
+        env = _secret_env(QIANBIAO_ENV="production", **SERVICES, QIANBIAO_VAR_DIR=var_dir, **secrets)
         result = subprocess.run(
             [sys.executable, "-c", _RECORDER, str(REPO), *CODE_DIRS],
             env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
@@ -491,7 +490,7 @@ def test_production_settings_refuse_to_start_without_a_secret(missing, tmp_path)
     if "PII_ENCRYPTION_KEYS" in secrets:
         secrets["PII_ENCRYPTION_KEYS"] = _fernet_key()
     env = _secret_env(
-        QIANBIAO_ENV="production", **PRODUCTION_SERVICES, QIANBIAO_VAR_DIR=str(tmp_path / "var"), **secrets
+        QIANBIAO_ENV="production", **SERVICES, QIANBIAO_VAR_DIR=str(tmp_path / "var"), **secrets
     )
     result = _django_setup(env, tmp_path)
     assert result.returncode != 0
@@ -499,14 +498,15 @@ def test_production_settings_refuse_to_start_without_a_secret(missing, tmp_path)
     assert not (tmp_path / "var" / "secrets.json").exists(), "production must never generate a secret"
 
 
-@pytest.mark.parametrize("missing", sorted(PRODUCTION_SERVICES))
-def test_production_settings_refuse_to_fall_back_to_embedded_services(missing, tmp_path):
+@pytest.mark.parametrize("mode", ["production", "embedded"])
+@pytest.mark.parametrize("missing", sorted(SERVICES))
+def test_settings_refuse_to_start_without_their_services(missing, mode, tmp_path):
     secrets = {name: "x" * 40 for name in required_secrets()}
     secrets["PII_ENCRYPTION_KEYS"] = _fernet_key()
-    services = {k: v for k, v in PRODUCTION_SERVICES.items() if k != missing}
-    env = _secret_env(
-        QIANBIAO_ENV="production", QIANBIAO_VAR_DIR=str(tmp_path / "var"), **secrets, **services
-    )
+    services = {k: v for k, v in SERVICES.items() if k != missing}
+    env = _secret_env(QIANBIAO_VAR_DIR=str(tmp_path / "var"), **secrets, **services)
+    if mode == "production":
+        env["QIANBIAO_ENV"] = "production"
     result = _django_setup(env, tmp_path)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and missing in result.stderr, result.stderr[-2000:]
@@ -516,15 +516,24 @@ def test_production_settings_start_with_their_secrets(tmp_path):
     secrets = {name: "x" * 40 for name in required_secrets()}
     secrets["PII_ENCRYPTION_KEYS"] = _fernet_key()
     env = _secret_env(
-        QIANBIAO_ENV="production", **PRODUCTION_SERVICES, QIANBIAO_VAR_DIR=str(tmp_path / "var"), **secrets
+        QIANBIAO_ENV="production", **SERVICES, QIANBIAO_VAR_DIR=str(tmp_path / "var"), **secrets
     )
     result = _django_setup(env, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert not (tmp_path / "var" / "secrets.json").exists()
 
 
+def test_settings_refuse_a_database_other_than_postgresql(tmp_path):
+    env = _secret_env(
+        QIANBIAO_VAR_DIR=str(tmp_path / "var"), **{**SERVICES, "DATABASE_URL": "sqlite:///x.db"}
+    )
+    result = _django_setup(env, tmp_path)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "PostgreSQL" in result.stderr, result.stderr[-2000:]
+
+
 def test_embedded_settings_generate_their_secrets_once(tmp_path):
-    env = _secret_env(QIANBIAO_VAR_DIR=str(tmp_path / "var"))
+    env = _secret_env(QIANBIAO_VAR_DIR=str(tmp_path / "var"), **SERVICES)
     assert _django_setup(env, tmp_path).returncode == 0
     store = tmp_path / "var" / "secrets.json"
     first = json.loads(store.read_text())

@@ -1,6 +1,8 @@
-"""bin/run, the README's one command, end to end: a fresh var dir, a tiny seed, a free
-port; the admin answers, the printed logins work, and SIGTERM stops every process it
-started. Also the ensure_demo_users command it calls."""
+"""bin/run, the README's one command, end to end: a fresh var dir, a tiny seed, free
+ports; it brings up its private PostgreSQL and Redis under the var dir, the admin
+answers, the printed logins work, SIGTERM stops every process it started (the
+database and Redis included), and a second run comes up on the same cluster. Also
+the ensure_demo_users command it calls."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import http.cookiejar
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -87,10 +91,16 @@ def test_ensure_demo_users_never_invents_a_password_outside_embedded_mode(embedd
 # --------------------------------------------------------------------------- bin/run
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_ports(n: int) -> list[int]:
+    """n distinct free ports (held open together while they are picked)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _port_open(port: int) -> bool:
@@ -128,38 +138,73 @@ def _login(base: str, username: str, password: str) -> urllib.request.OpenerDire
     return opener
 
 
-@pytest.mark.integration
-def test_bin_run_brings_the_platform_up_and_stops_it(tmp_path):
-    port = _free_port()
-    var_dir = tmp_path / "var"
-    base = f"http://127.0.0.1:{port}"
-    # Only what a person's shell would have: none of bin/test's database or secrets.
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TERM") if name in os.environ}
-    env.update(
-        QIANBIAO_PORT=str(port),
-        QIANBIAO_VAR_DIR=str(var_dir),
-        QIANBIAO_SEED_ANNOTATORS="30",
-        QIANBIAO_LABEL_STUDIO="0",  # the Label Studio server has its own tests
-        QIANBIAO_WORKER_CONCURRENCY="1",
-    )
-    output = tmp_path / "run.out"
+def _run_until_up(env: dict[str, str], output: Path) -> subprocess.Popen:
     with output.open("w") as sink:
         run = subprocess.Popen(
             ["bash", str(REPO / "bin" / "run")],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 300
-        while "is up on" not in output.read_text():
-            assert run.poll() is None, f"bin/run exited with {run.returncode}:\n{output.read_text()[-4000:]}"
-            assert time.monotonic() < deadline, f"bin/run not up after 300 s:\n{output.read_text()[-4000:]}"
-            time.sleep(0.5)
-        text = output.read_text()
+    deadline = time.monotonic() + 300
+    while "is up on" not in output.read_text():
+        if run.poll() is not None or time.monotonic() > deadline:
+            _stop(run, env["QIANBIAO_VAR_DIR"])
+            raise AssertionError(f"bin/run did not come up:\n{output.read_text()[-4000:]}")
+        time.sleep(0.5)
+    return run
 
+
+def _stop(run: subprocess.Popen, var_dir: str) -> int:
+    if run.poll() is None:
+        run.send_signal(signal.SIGTERM)
+    try:
+        return run.wait(90)
+    except subprocess.TimeoutExpired:  # pragma: no cover - then clean up before failing
+        os.killpg(run.pid, signal.SIGKILL)
+        for pid in _processes_with(f"QIANBIAO_VAR_DIR={var_dir}"):
+            os.kill(pid, signal.SIGKILL)
+        raise
+
+
+@pytest.mark.integration
+def test_bin_run_brings_the_platform_up_and_stops_it(tmp_path):
+    port, pg_port, redis_port = _free_ports(3)
+    # Not under tmp_path: pytest keeps that closed to other users, and the cluster
+    # belongs to the postgres user, who must reach it.
+    outside = Path(tempfile.mkdtemp(prefix="qianbiao-run-test-"))
+    outside.chmod(0o711)
+    var_dir = outside / "var"
+    # Only what a person's shell would have: none of bin/test's database, broker or secrets.
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TERM") if name in os.environ}
+    env.update(
+        QIANBIAO_PORT=str(port),
+        QIANBIAO_PG_PORT=str(pg_port),
+        QIANBIAO_REDIS_PORT=str(redis_port),
+        QIANBIAO_VAR_DIR=str(var_dir),
+        QIANBIAO_SEED_ANNOTATORS="30",
+        QIANBIAO_LABEL_STUDIO="0",  # the Label Studio server has its own tests
+        QIANBIAO_WORKER_CONCURRENCY="1",
+    )
+    try:
+        _first_run(env, tmp_path / "run.out", var_dir, (port, pg_port, redis_port))
+        _second_run(env, tmp_path / "again.out", var_dir, port)
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def _first_run(env: dict[str, str], output: Path, var_dir: Path, ports: tuple[int, int, int]) -> None:
+    port, pg_port, redis_port = ports
+    base = f"http://127.0.0.1:{port}"
+    run = _run_until_up(env, output)
+    try:
+        text = output.read_text()
+        assert "new cluster" in text, text[-3000:]
         with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
             assert json.load(response) == {"status": "ok"}
-        assert (var_dir / "qianbiao.sqlite3").exists(), "embedded default: SQLite under the var dir"
+        assert (var_dir / "postgres" / "data" / "PG_VERSION").exists(), "its cluster in the var dir"
+        assert (var_dir / "redis" / "redis.pid").exists(), "its Redis in the var dir"
+        assert _port_open(pg_port) and _port_open(redis_port)
+        assert not list(var_dir.rglob("*.sqlite3")), "no SQLite for the platform"
         assert (var_dir / "staticfiles" / "admin").is_dir(), "collectstatic ran"
 
         logins = _logins(text)
@@ -172,18 +217,26 @@ def test_bin_run_brings_the_platform_up_and_stops_it(tmp_path):
             assert re.search(r"\b30\b", page), f"{username} should see the 30 seeded annotators"
 
         started = _processes_with(f"QIANBIAO_VAR_DIR={var_dir}")
-        assert len(started) >= 3, "web, worker and beat"
+        assert len(started) >= 5, "web, worker, beat, PostgreSQL and Redis"
     finally:
-        if run.poll() is None:
-            run.send_signal(signal.SIGTERM)
-        try:
-            returncode = run.wait(90)
-        except subprocess.TimeoutExpired:  # pragma: no cover - then clean up before failing
-            os.killpg(run.pid, signal.SIGKILL)
-            for pid in _processes_with(f"QIANBIAO_VAR_DIR={var_dir}"):
-                os.kill(pid, signal.SIGKILL)
-            raise
+        returncode = _stop(run, str(var_dir))
     assert returncode == 143, output.read_text()[-3000:]
     assert "stopped" in output.read_text()
-    assert not _port_open(port)
+    for busy in (port, pg_port, redis_port):
+        assert not _port_open(busy), f"port {busy} still answers"
     assert _processes_with(f"QIANBIAO_VAR_DIR={var_dir}") == [], "bin/run left processes behind"
+
+
+def _second_run(env: dict[str, str], again: Path, var_dir: Path, port: int) -> None:
+    """On the cluster the first run left: no new initdb, the seeded data still there."""
+    base = f"http://127.0.0.1:{port}"
+    run = _run_until_up(env, again)
+    try:
+        text = again.read_text()
+        assert "PostgreSQL" in text and "new cluster" not in text, text[-3000:]
+        opener = _login(base, "admin", _logins(text)["admin"])
+        with opener.open(f"{base}/admin/workforce/annotator/", timeout=30) as response:
+            assert re.search(r"\b30\b", response.read().decode()), "the first run's annotators"
+    finally:
+        assert _stop(run, str(var_dir)) == 143, again.read_text()[-3000:]
+    assert _processes_with(f"QIANBIAO_VAR_DIR={var_dir}") == [], "the second run left processes behind"

@@ -14,7 +14,7 @@ once with the policy as it stands. The enqueue is recorded on the policy
 that failed or timed out, is not enqueued again for ``RECHECK_RETRY_AFTER``.
 
 Both tasks run one at a time per project (a PostgreSQL session advisory lock, a
-namespace each; none on SQLite): a second message for the same project returns
+namespace each): a second message for the same project returns
 at once. The re-check stays on the default ("maintenance") queue: the deployment
 has no queue for long work.
 """

@@ -1,9 +1,12 @@
-"""Qianbiao settings: everything from the environment, with embedded defaults.
+"""Qianbiao settings: everything from the environment.
 
-Embedded defaults (no variable set) give a self-contained development platform:
-SQLite under ``var/``, a filesystem Celery broker, secrets generated once into
-``var/secrets.json``. A real deployment sets ``QIANBIAO_ENV=production`` and every
-secret explicitly; it then refuses to start without them.
+One set of services everywhere, so that the demo runs the code production runs:
+PostgreSQL (``DATABASE_URL``), a Redis broker (``CELERY_BROKER_URL``) and a Redis
+cache (``CACHE_URL``) are required in every environment; ``bin/run`` and
+``bin/test`` start private ones and set them. Embedded mode (no ``QIANBIAO_ENV``)
+generates missing secrets once into ``var/secrets.json``; a real deployment sets
+``QIANBIAO_ENV=production`` and every secret explicitly, and then refuses to start
+without them.
 """
 
 from __future__ import annotations
@@ -38,11 +41,14 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", EMBEDDED)
-if QIANBIAO_ENV == "production":
-    # A deployment must never fall back silently to the embedded SQLite and file broker.
-    for _required in ("DATABASE_URL", "CELERY_BROKER_URL"):
-        if not os.environ.get(_required):
-            raise ImproperlyConfigured(f"Environment variable {_required} must be set in production.")
+# No fallback to a local file database, broker or per-process cache, in any mode:
+# each would be a second code path that production never runs.
+for _required in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"):
+    if not os.environ.get(_required):
+        raise ImproperlyConfigured(
+            f"Environment variable {_required} must be set (bin/run and bin/test set it for their "
+            "private PostgreSQL and Redis)."
+        )
 SECRET_KEY = require_secret("SECRET_KEY", embedded=EMBEDDED, var_dir=VAR_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -106,21 +112,14 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'qianbiao.sqlite3'}"),
+        os.environ["DATABASE_URL"],
         # Reconnecting per request halves a list endpoint's throughput (DESIGN.md).
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded default runs web, worker and beat as separate processes on one
-    # SQLite file: WAL lets readers go on while one writes, IMMEDIATE transactions
-    # and a timeout make writers queue instead of failing with "database is locked".
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-    }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://…).")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # django-axes first: it refuses a locked-out sign-in before any backend checks a
@@ -167,32 +166,17 @@ PII_ENCRYPTION_KEYS = require_secret(
 ).split(",")
 PII_LOOKUP_KEY = require_secret("PII_LOOKUP_KEY", embedded=EMBEDDED, var_dir=VAR_DIR)
 
-# Celery: a filesystem broker needs no server in the embedded default; Redis in a
-# real deployment. The database carries the state of all work (DESIGN.md, "Not
+# Celery on Redis. The database carries the state of all work (DESIGN.md, "Not
 # losing work"): Redis only carries messages, and the beat sweep re-derives from
 # the database whatever a lost message would have done.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
-    for _sub in ("out", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Without control_folder kombu writes its exchanges to ./control in the cwd.
-        "control_folder": str(_broker_dir / "control"),
-        "data_folder_in": str(_broker_dir / "out"),
-        "data_folder_out": str(_broker_dir / "out"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-    }
-elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # An unacknowledged message (acks_late) comes back after this long. It
-        # must outlast the longest task (hard limit below) or a task still running
-        # gets delivered twice; much longer than that only delays recovery, which
-        # the sweep covers anyway. Redis's default is an hour.
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),
-    }
+CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"]
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    # An unacknowledged message (acks_late) comes back after this long. It
+    # must outlast the longest task (hard limit below) or a task still running
+    # gets delivered twice; much longer than that only delays recovery, which
+    # the sweep covers anyway. Redis's default is an hour.
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
@@ -266,16 +250,10 @@ LABEL_STUDIO_PUSH_BATCH = int(os.environ.get("LABEL_STUDIO_PUSH_BATCH", "1000"))
 LABEL_STUDIO_PUSH_SETTLE_SECONDS = float(os.environ.get("LABEL_STUDIO_PUSH_SETTLE_SECONDS", "360"))
 
 # REST API (qianbiao.api): enterprise API keys, per-key throttling, cursor pagination,
-# one JSON error shape. Throttle counts live in the default cache: set CACHE_URL to a
-# Redis URL so that every web worker shares them.
-CACHE_URL = os.environ.get("CACHE_URL", "")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-        if CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# one JSON error shape. Throttle counts live in the default cache, a Redis that every
+# web worker shares (a per-process cache would let each process grant the full rate).
+CACHE_URL = os.environ["CACHE_URL"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["qianbiao.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -265,7 +265,6 @@ def test_the_recheck_task_saves_the_policy_and_then_is_not_due(annotated, enqueu
     assert enqueued_rechecks == []
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks are PostgreSQL's")
 @pytest.mark.parametrize("task", ["decide", "recheck"])
 def test_a_second_message_for_a_locked_project_returns_without_work(
     annotated, service_calls, enqueued_rechecks, task

@@ -35,7 +35,7 @@ def items_upload(*, project: DatasetProject, body, fmt: str) -> dict[str, Any]:
         raise ValidationError({"project": _("A completed project takes no more items.")})
     report = ParseReport()
     try:
-        if fmt == JSONL and connection.vendor == "postgresql":
+        if fmt == JSONL:
             imported = jsonl_import_postgresql(project=project, body=body, report=report)
         else:
             imported = items_import(project=project, rows=rows_parse(body=body, fmt=fmt, report=report))

@@ -3,8 +3,7 @@
 ``advisory_lock(namespace, key)`` tries ``pg_try_advisory_lock(namespace, key)``
 on Django's connection and yields whether it got it; it never waits. A session
 lock outlives transactions and is released on exit, or when the process (and so
-its connection) dies. Each caller has its own namespace (a 32-bit int). On other
-databases (SQLite, the embedded mode) it yields True: SQLite serialises writers.
+its connection) dies. Each caller has its own namespace (a 32-bit int).
 """
 
 from __future__ import annotations
@@ -17,9 +16,6 @@ from django.db import connection
 
 @contextmanager
 def advisory_lock(namespace: int, key: int) -> Iterator[bool]:
-    if connection.vendor != "postgresql":
-        yield True
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [namespace, key])
         acquired = cursor.fetchone()[0]

@@ -3,10 +3,9 @@
 A page shows snapshots, which change only when the snapshot task or a back-fill
 writes them: the key carries the time of the latest write, so a new snapshot is
 a new key. What else a page shows — targets, names of units and enterprises —
-bumps a reference version when saved (signals below). That bump reaches the
-process it happened in at once and every process at once where CACHE_URL points
-all web workers at one Redis; with per-process memory caches the others see it
-within ``QIANBIAO_DASHBOARD_CACHE_SECONDS`` (default 300). Pages are the same
+bumps a reference version when saved (signals below). That bump reaches every
+web process at once: they share one Redis (CACHE_URL); an entry lives at most
+``QIANBIAO_DASHBOARD_CACHE_SECONDS`` (default 300) in any case. Pages are the same
 for every project manager (no user name, no CSRF token), so one entry serves all.
 """
 

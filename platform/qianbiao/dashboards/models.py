@@ -88,8 +88,8 @@ class WorkSnapshot(models.Model):
         verbose_name = _("work snapshot")
         verbose_name_plural = _("work snapshots")
         constraints = [
-            # Two partial constraints rather than NULLS NOT DISTINCT, which
-            # SQLite (the embedded default) does not have.
+            # Two partial constraints: a NULL facility (the project's total) would
+            # otherwise never count as a duplicate (NULLs are distinct in UNIQUE).
             models.UniqueConstraint(
                 fields=["day", "project", "facility"],
                 condition=Q(facility__isnull=False),

@@ -22,12 +22,11 @@ gold accuracy is the quality app's judgement of each answer on a gold item.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -200,7 +199,7 @@ def headcount_snapshots_take(*, first_day: dt.date, last_day: dt.date, batch_siz
 
 
 class _Median(Aggregate):
-    """PostgreSQL's exact median; other databases get it computed in Python."""
+    """PostgreSQL's exact median (the continuous percentile at 0.5)."""
 
     function = "percentile_cont"
     template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
@@ -232,19 +231,10 @@ def _annotation_figures(
     """(day, *group) -> (annotations, distinct annotators, median lead time)."""
     grouped = annotations.values("day", *group).order_by()
     figures: dict[tuple, tuple[int, int, float | None]] = {}
-    if connection.vendor == "postgresql":
-        for row in grouped.annotate(
-            n=Count("pk"), people=Count("annotator_id", distinct=True), median=_Median("lead_time_s")
-        ):
-            figures[(row["day"], *(row[g] for g in group))] = (row["n"], row["people"], row["median"])
-        return figures
-    lead_times: dict[tuple, list[float]] = defaultdict(list)
-    for row in grouped.filter(lead_time_s__isnull=False).values("day", *group, "lead_time_s"):
-        lead_times[(row["day"], *(row[g] for g in group))].append(row["lead_time_s"])
-    for row in grouped.annotate(n=Count("pk"), people=Count("annotator_id", distinct=True)):
-        key = (row["day"], *(row[g] for g in group))
-        times = lead_times.get(key)
-        figures[key] = (row["n"], row["people"], statistics.median(times) if times else None)
+    for row in grouped.annotate(
+        n=Count("pk"), people=Count("annotator_id", distinct=True), median=_Median("lead_time_s")
+    ):
+        figures[(row["day"], *(row[g] for g in group))] = (row["n"], row["people"], row["median"])
     return figures
 
 

@@ -60,18 +60,14 @@ def _record_pushed(shard: LabelStudioProject, task_ids: dict[int, int]) -> None:
     if not task_ids:
         return
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # Two array parameters, not two per row: psycopg parses thousands of
-                # placeholders slowly.
-                cursor.execute(
-                    f"UPDATE {Assignment._meta.db_table} a SET ls_task_id = v.t "  # noqa: S608
-                    "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, t) WHERE a.id = v.id",
-                    [list(task_ids), list(task_ids.values())],
-                )
-        else:
-            rows = [Assignment(pk=pk, ls_task_id=t) for pk, t in task_ids.items()]
-            Assignment.objects.bulk_update(rows, ["ls_task_id"], batch_size=500)
+        with connection.cursor() as cursor:
+            # Two array parameters, not two per row: psycopg parses thousands of
+            # placeholders slowly.
+            cursor.execute(
+                f"UPDATE {Assignment._meta.db_table} a SET ls_task_id = v.t "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, t) WHERE a.id = v.id",
+                [list(task_ids), list(task_ids.values())],
+            )
         lo, hi = min(task_ids.values()), max(task_ids.values())
         LabelStudioProject.objects.filter(pk=shard.pk).update(
             task_count=F("task_count") + len(task_ids),

@@ -1,6 +1,6 @@
 """The distributor: gives pending items to eligible annotators, in chunks.
 
-Each chunk is one transaction. On PostgreSQL a session advisory lock makes one
+Each chunk is one transaction. A PostgreSQL session advisory lock makes one
 worker at a time distribute a project (a duplicated or redelivered message finds
 the lock taken and returns), and the unique constraints on Assignment make a
 lost race fail loudly instead of double-assigning. A worker killed mid-way loses
@@ -62,8 +62,6 @@ def _project_lock(project_id: int):
 def project_distribution_running(project_id: int) -> bool:
     """Whether some session holds the project's distribution lock right now (a
     live worker is on it; a dead worker's session, and so its lock, is gone)."""
-    if connection.vendor != "postgresql":
-        return False
     with connection.cursor() as cursor:
         # pg_locks shows a two-key advisory lock as (classid, objid) with objsubid 2.
         cursor.execute(
@@ -139,13 +137,6 @@ def _pending_item_ids(project: DatasetProject) -> array:
     assignments, so the list cannot go stale in a way that matters: an item
     that gains free slots meanwhile is picked up by the next run. Streamed with
     COPY into a compact array, so a million ids cost 8 MB, not a list of rows."""
-    if connection.vendor != "postgresql":
-        return array(
-            "q",
-            Item.objects.filter(project=project, state=ItemState.PENDING, is_gold=False)
-            .order_by("pk")
-            .values_list("pk", flat=True),
-        )
     buffer = bytearray()
     with connection.cursor() as cursor:
         query = (
@@ -162,19 +153,14 @@ def _item_needs(project: DatasetProject, item_ids: Sequence[int]) -> list[ItemNe
     """Each item's free slots and everyone who ever held it (they may not again)."""
     taken: dict[int, set[int]] = defaultdict(set)
     live_slots: dict[int, set[int]] = defaultdict(set)
-    if connection.vendor == "postgresql":
-        # One array parameter, not thousands of placeholders (psycopg parses those slowly).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT item_id, annotator_id, slot, state FROM {Assignment._meta.db_table} "
-                "WHERE item_id = ANY(%s::bigint[])",
-                [_pg_array(item_ids)],
-            )
-            rows = cursor.fetchall()
-    else:
-        rows = Assignment.objects.filter(item_id__in=item_ids).values_list(
-            "item_id", "annotator_id", "slot", "state"
+    # One array parameter, not thousands of placeholders (psycopg parses those slowly).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT item_id, annotator_id, slot, state FROM {Assignment._meta.db_table} "
+            "WHERE item_id = ANY(%s::bigint[])",
+            [_pg_array(item_ids)],
         )
+        rows = cursor.fetchall()
     for item_id, annotator_id, slot, state in rows:
         taken[item_id].add(annotator_id)
         if state in LIVE_ASSIGNMENT_STATES and slot is not None:
@@ -196,15 +182,13 @@ def _item_needs(project: DatasetProject, item_ids: Sequence[int]) -> list[ItemNe
 
 def _extra_slots(item_ids: Sequence[int]) -> dict[int, int]:
     """Annotators quality control added to items (only the few items that have any)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, extra_slots FROM {Item._meta.db_table} "
-                "WHERE id = ANY(%s::bigint[]) AND extra_slots > 0",
-                [_pg_array(item_ids)],
-            )
-            return dict(cursor.fetchall())
-    return dict(Item.objects.filter(pk__in=item_ids, extra_slots__gt=0).values_list("pk", "extra_slots"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, extra_slots FROM {Item._meta.db_table} "
+            "WHERE id = ANY(%s::bigint[]) AND extra_slots > 0",
+            [_pg_array(item_ids)],
+        )
+        return dict(cursor.fetchall())
 
 
 def _load_gold_history(project: DatasetProject, candidates: Sequence[Candidate]) -> list[int]:
@@ -224,62 +208,40 @@ def _load_gold_history(project: DatasetProject, candidates: Sequence[Candidate])
 def _insert_assignments(project: DatasetProject, run: DistributionRun, planned: Sequence[Planned]) -> None:
     now = timezone.now()
     expires = now + dt.timedelta(hours=project.assignment_ttl_hours)
-    if connection.vendor == "postgresql":
-        columns = (
-            "project_id, item_id, annotator_id, slot, is_gold, state, run_id, "
-            "load_at_decision, assigned_at, expires_at"
-        )
-        # COPY in text format, the constant columns formatted once: per row only
-        # four integers are formatted in Python (write_row adapts all ten,
-        # timestamps included, and costs several times as much).
-        head = f"{project.pk}\t"
-        tail = f"\t{run.pk}\t"
-        stamps = f"\t{now.isoformat()}\t{expires.isoformat()}\n"
-        ordinary = f"\tf\t{AssignmentState.OPEN.value}{tail}"
-        gold = f"\\N\tt\t{AssignmentState.OPEN.value}{tail}"
-        data = "".join(
-            f"{head}{p.item_id}\t{p.annotator_id}\t{p.slot}{ordinary}{p.load_at_decision}{stamps}"
-            if p.slot is not None
-            else f"{head}{p.item_id}\t{p.annotator_id}\t{gold}{p.load_at_decision}{stamps}"
-            for p in planned
-        )
-        copy_sql = f"COPY {Assignment._meta.db_table} ({columns}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
-            copy.write(data)
-        return
-    Assignment.objects.bulk_create(
-        (
-            Assignment(
-                project=project,
-                item_id=p.item_id,
-                annotator_id=p.annotator_id,
-                slot=p.slot,
-                is_gold=p.slot is None,
-                run=run,
-                load_at_decision=p.load_at_decision,
-                assigned_at=now,
-                expires_at=expires,
-            )
-            for p in planned
-        ),
-        batch_size=2000,
+    columns = (
+        "project_id, item_id, annotator_id, slot, is_gold, state, run_id, "
+        "load_at_decision, assigned_at, expires_at"
     )
+    # COPY in text format, the constant columns formatted once: per row only
+    # four integers are formatted in Python (write_row adapts all ten,
+    # timestamps included, and costs several times as much).
+    head = f"{project.pk}\t"
+    tail = f"\t{run.pk}\t"
+    stamps = f"\t{now.isoformat()}\t{expires.isoformat()}\n"
+    ordinary = f"\tf\t{AssignmentState.OPEN.value}{tail}"
+    gold = f"\\N\tt\t{AssignmentState.OPEN.value}{tail}"
+    data = "".join(
+        f"{head}{p.item_id}\t{p.annotator_id}\t{p.slot}{ordinary}{p.load_at_decision}{stamps}"
+        if p.slot is not None
+        else f"{head}{p.item_id}\t{p.annotator_id}\t{gold}{p.load_at_decision}{stamps}"
+        for p in planned
+    )
+    copy_sql = f"COPY {Assignment._meta.db_table} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+        copy.write(data)
 
 
 def items_refresh_state(*, item_ids: Sequence[int], overlap: int, project_id: int | None = None) -> None:
     """Set ordinary items (all of one project) to assigned when all their slots
     are live, pending otherwise.
 
-    On PostgreSQL the count and the update run under a per-project transaction
+    The count and the update run under a per-project transaction
     lock taken first: each statement then takes its snapshot after whatever
     concurrent distribution or revocation of the project committed while we
     waited, and the lock is held to our commit. Counting without it could let a
     distributor mark an item assigned from a count a revocation had just made
     stale, and the item would never be offered again."""
     if not item_ids:
-        return
-    if connection.vendor != "postgresql":
-        _items_refresh_state_portable(item_ids, overlap)
         return
     ids = list(item_ids)
     item_table, assignment_table = Item._meta.db_table, Assignment._meta.db_table
@@ -311,21 +273,6 @@ def items_refresh_state(*, item_ids: Sequence[int], overlap: int, project_id: in
                     f"UPDATE {item_table} SET state = %s WHERE id = ANY(%s::bigint[]) AND state = %s",
                     [new_state.value, _pg_array(targets), old_state.value],
                 )
-
-
-def _items_refresh_state_portable(item_ids: Sequence[int], overlap: int) -> None:
-    """SQLite (embedded default): it serialises writers itself."""
-    live = Q(assignments__state__in=LIVE_ASSIGNMENT_STATES, assignments__slot__isnull=False)
-    full = (
-        Item.objects.filter(pk__in=item_ids)
-        .annotate(n=Count("assignments", filter=live))
-        .filter(n__gte=overlap + F("extra_slots"))
-        .values("pk")
-    )
-    Item.objects.filter(pk__in=full, state=ItemState.PENDING).update(state=ItemState.ASSIGNED)
-    Item.objects.filter(pk__in=item_ids, state=ItemState.ASSIGNED).exclude(pk__in=full).update(
-        state=ItemState.PENDING
-    )
 
 
 def project_distribute(

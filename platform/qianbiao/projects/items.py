@@ -1,6 +1,6 @@
 """Bulk import of a project's items: atomic, row-checked, at close to COPY speed.
 
-Rows stream into a temporary staging table with COPY (PostgreSQL) so that memory
+Rows stream into a temporary staging table with COPY so that memory
 stays flat whatever the upload size; duplicates are found by set-based SQL; and
 one INSERT … SELECT moves the batch into place. Any bad row rolls back the whole
 transaction, so a batch is either imported whole or not at all.
@@ -103,10 +103,7 @@ def items_import(*, project: DatasetProject, rows: Iterable[Any]) -> int:
     ``project``. Returns the number imported; raises ItemImportRejected naming
     every bad row (up to a limit) and imports nothing if any row is bad."""
     errors: list[RowError] = []
-    if connection.vendor == "postgresql":
-        count = _import_postgresql(project, _clean_rows(rows, errors), errors)
-    else:
-        count = _import_portable(project, _clean_rows(rows, errors), errors)
+    count = _import_postgresql(project, _clean_rows(rows, errors), errors)
     if errors:
         transaction.set_rollback(True)
         errors.sort(key=lambda e: e.row)
@@ -153,47 +150,3 @@ def _import_postgresql(project: DatasetProject, rows: Iterator[CleanRow], errors
             [project.pk, ItemState.PENDING, timezone.now()],
         )
         return cursor.rowcount
-
-
-def _import_portable(project: DatasetProject, rows: Iterator[CleanRow], errors: list[RowError]) -> int:
-    """SQLite (embedded default): the same checks, in batches of bulk_create."""
-    seen: dict[str, int] = {}
-    batch: list[Item] = []
-    created = 0
-    now = timezone.now()
-
-    def flush() -> int:
-        ids = [item.external_id for item in batch]
-        existing = set(
-            Item.objects.filter(project=project, external_id__in=ids).values_list("external_id", flat=True)
-        )
-        for item in batch:
-            if item.external_id in existing:
-                errors.append(RowError(item._row, "external_id", f"{item.external_id!r} was imported before"))  # type: ignore[attr-defined]
-        if errors:
-            return 0
-        Item.objects.bulk_create(batch, batch_size=1000)
-        return len(batch)
-
-    for r in rows:
-        if r.external_id in seen:
-            errors.append(RowError(r.row, "external_id", f"{r.external_id!r} repeats an earlier row"))
-            continue
-        seen[r.external_id] = r.row
-        item = Item(
-            project=project,
-            external_id=r.external_id,
-            data=json.loads(r.data_json),
-            is_gold=r.is_gold,
-            gold_answer=None if r.gold_answer_json is None else json.loads(r.gold_answer_json),
-            state=ItemState.PENDING,
-            created_at=now,
-        )
-        item._row = r.row  # type: ignore[attr-defined]
-        batch.append(item)
-        if len(batch) >= 5000:
-            created += flush()
-            batch = []
-    if batch:
-        created += flush()
-    return created

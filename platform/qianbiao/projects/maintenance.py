@@ -108,21 +108,6 @@ def sweep(*, batch: int = SWEEP_BATCH) -> SweepReport:
 
 def items_mismatched(*, project: DatasetProject, limit: int = 100_000) -> list[int]:
     """Ordinary items whose cached state disagrees with their live assignments."""
-    if connection.vendor != "postgresql":
-        live = dict(
-            Assignment.objects.filter(project=project, state__in=LIVE_ASSIGNMENT_STATES, slot__isnull=False)
-            .values("item_id")
-            .annotate(n=Count("pk"))
-            .values_list("item_id", "n")
-        )
-        rows = Item.objects.filter(
-            project=project, is_gold=False, state__in=[ItemState.PENDING, ItemState.ASSIGNED]
-        ).values_list("pk", "state", "extra_slots")
-        return [
-            pk
-            for pk, state, extra in rows
-            if (state == ItemState.ASSIGNED) != (live.get(pk, 0) >= project.overlap + extra)
-        ][:limit]
     live = ", ".join(f"'{state.value}'" for state in LIVE_ASSIGNMENT_STATES)
     with connection.cursor() as cursor:
         # A correlated count per item, answered from the partial unique index on
