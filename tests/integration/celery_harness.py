@@ -172,6 +172,9 @@ def app_on_broker(url: str) -> Iterator[SimpleNamespace]:
     client = redis.Redis.from_url(url)
     client.flushdb()
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    saved_env = os.environ.get("CELERY_BROKER_URL")
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting.
+    os.environ["CELERY_BROKER_URL"] = url
     app.conf.broker_url = url
     app.conf.broker_transport_options = {"visibility_timeout": 900}
     app._pool = None  # connection pools built for another broker
@@ -182,6 +185,10 @@ def app_on_broker(url: str) -> Iterator[SimpleNamespace]:
         app._pool = None
         app.amqp._producer_pool = None
         app.conf.broker_url, app.conf.broker_transport_options = saved
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
         client.flushdb()
         client.close()
 

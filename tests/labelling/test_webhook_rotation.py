@@ -12,6 +12,7 @@ from annotation.client import connect
 from annotation.webhooks import SECRET_HEADER
 from qianbiao.labelling.models import LabelStudioEvent
 from qianbiao.labelling.push import assignments_push
+from tests.integration.conftest import label_studio  # noqa: F401 - fixture
 from tests.labelstudio.conftest import ls_settings, make_work  # noqa: F401 - fixture
 
 BODY = b'{"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 1}], "project": {"id": 1}}'
