@@ -6,21 +6,24 @@ Swagger UI's assets come from drf-spectacular-sidecar, served by this server
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from .views.callbacks import CallbackDeliveryListView, CallbackDetailView, CallbackListView
+from .views.items import ItemsUploadView
+from .views.projects import ProjectDetailView, ProjectListView
+from .views.results import ProgressView, ResultsView
 
 app_name = "api"
 
 v1 = [
-    path("projects/", views.ProjectListView.as_view(), name="projects"),
-    path("projects/<int:project_id>/", views.ProjectDetailView.as_view(), name="project"),
-    path("projects/<int:project_id>/items/", views.ItemsUploadView.as_view(), name="project-items"),
-    path("projects/<int:project_id>/progress", views.ProgressView.as_view(), name="project-progress"),
-    path("projects/<int:project_id>/results", views.ResultsView.as_view(), name="project-results"),
-    path("callbacks/", views.CallbackListView.as_view(), name="callbacks"),
-    path("callbacks/<int:callback_id>/", views.CallbackDetailView.as_view(), name="callback"),
+    path("projects/", ProjectListView.as_view(), name="projects"),
+    path("projects/<int:project_id>/", ProjectDetailView.as_view(), name="project"),
+    path("projects/<int:project_id>/items/", ItemsUploadView.as_view(), name="project-items"),
+    path("projects/<int:project_id>/progress", ProgressView.as_view(), name="project-progress"),
+    path("projects/<int:project_id>/results", ResultsView.as_view(), name="project-results"),
+    path("callbacks/", CallbackListView.as_view(), name="callbacks"),
+    path("callbacks/<int:callback_id>/", CallbackDetailView.as_view(), name="callback"),
     path(
         "callbacks/<int:callback_id>/deliveries/",
-        views.CallbackDeliveryListView.as_view(),
+        CallbackDeliveryListView.as_view(),
         name="callback-deliveries",
     ),
 ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from .forecast import Forecast
 from .selectors.headcount import SnapshotWindow, UnitFigure
 from .tables import Column, Table
 
@@ -48,7 +49,83 @@ def _number(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def _gap_kpis(figure: UnitFigure) -> list[Kpi]:
+    gap = figure.gap or 0
+    return [
+        Kpi(
+            "gap",
+            _("Still to hire") if gap > 0 else _("Above target by"),
+            gap,
+            _number(abs(gap)),
+            "warn" if gap > 0 else "good",
+        ),
+        Kpi(
+            "attainment",
+            _("Attainment"),
+            figure.attainment,
+            "—" if figure.attainment is None else f"{figure.attainment:.1f}%",
+        ),
+    ]
+
+
+def _seat_kpis(figure: UnitFigure) -> list[Kpi]:
+    return [
+        Kpi("seats", _("Seats"), figure.unit.extra["seats"], _number(figure.unit.extra["seats"])),
+        Kpi(
+            "utilisation",
+            _("Seat utilisation"),
+            figure.utilisation,
+            "—" if figure.utilisation is None else f"{figure.utilisation:.1f}%",
+        ),
+    ]
+
+
+def _year_end_kpi(f: Forecast) -> Kpi:
+    return Kpi(
+        "year_end",
+        _("Expected on 31 Dec"),
+        f.year_end,
+        _number(f.year_end),
+        hint=_("at the net hiring rate of the last %(days)d days") % {"days": f.window_days}
+        if f.window_days
+        else _("no history yet to measure a hiring rate"),
+    )
+
+
+def _status_kpis(f: Forecast) -> list[Kpi]:
+    if f.reached:
+        status, css = _("Target reached"), "good"
+    elif f.on_track:
+        status, css = _("On track"), "good"
+    else:
+        status, css = _("Behind"), "bad"
+    return [
+        Kpi("on_track", _("Status"), f.on_track, status, f"{css} text"),
+        Kpi(
+            "reach_on",
+            _("Target reached on"),
+            f.reach_on.isoformat() if f.reach_on else None,
+            f.reach_on.isoformat()
+            if f.reach_on
+            else (_("already reached") if f.reached else _("not at the current rate")),
+            "text",
+        ),
+    ]
+
+
+def _net_per_month_kpi(f: Forecast) -> Kpi:
+    return Kpi(
+        "net_per_month",
+        _("Net hires per 30 days"),
+        f.net_per_month,
+        f"{f.net_per_month:+,.1f}",
+        hint=_("over the last %(days)d days") % {"days": f.window_days},
+    )
+
+
 def unit_kpis(figure: UnitFigure, window: SnapshotWindow) -> list[Kpi]:
+    """The tiles of a unit's page, in reading order; the target's tiles only
+    where the unit has a target, the seats' only where it has seats."""
     f = figure.forecast
     kpis = [
         Kpi("headcount", _("Headcount today"), figure.headcount, _number(figure.headcount), "lead"),
@@ -60,72 +137,14 @@ def unit_kpis(figure: UnitFigure, window: SnapshotWindow) -> list[Kpi]:
         ),
     ]
     if figure.target is not None:
-        gap = figure.gap or 0
-        kpis += [
-            Kpi(
-                "gap",
-                _("Still to hire") if gap > 0 else _("Above target by"),
-                gap,
-                _number(abs(gap)),
-                "warn" if gap > 0 else "good",
-            ),
-            Kpi(
-                "attainment",
-                _("Attainment"),
-                figure.attainment,
-                "—" if figure.attainment is None else f"{figure.attainment:.1f}%",
-            ),
-        ]
+        kpis += _gap_kpis(figure)
     if "seats" in figure.unit.extra:
-        kpis.append(Kpi("seats", _("Seats"), figure.unit.extra["seats"], _number(figure.unit.extra["seats"])))
-        kpis.append(
-            Kpi(
-                "utilisation",
-                _("Seat utilisation"),
-                figure.utilisation,
-                "—" if figure.utilisation is None else f"{figure.utilisation:.1f}%",
-            )
-        )
-    kpis.append(
-        Kpi(
-            "year_end",
-            _("Expected on 31 Dec"),
-            f.year_end,
-            _number(f.year_end),
-            hint=_("at the net hiring rate of the last %(days)d days") % {"days": f.window_days}
-            if f.window_days
-            else _("no history yet to measure a hiring rate"),
-        )
-    )
+        kpis += _seat_kpis(figure)
+    kpis.append(_year_end_kpi(f))
     if figure.target is not None:
-        if f.reached:
-            status, css = _("Target reached"), "good"
-        elif f.on_track:
-            status, css = _("On track"), "good"
-        else:
-            status, css = _("Behind"), "bad"
-        kpis.append(Kpi("on_track", _("Status"), f.on_track, status, f"{css} text"))
-        kpis.append(
-            Kpi(
-                "reach_on",
-                _("Target reached on"),
-                f.reach_on.isoformat() if f.reach_on else None,
-                f.reach_on.isoformat()
-                if f.reach_on
-                else (_("already reached") if f.reached else _("not at the current rate")),
-                "text",
-            )
-        )
+        kpis += _status_kpis(f)
     if f.net_per_month is not None:
-        kpis.append(
-            Kpi(
-                "net_per_month",
-                _("Net hires per 30 days"),
-                f.net_per_month,
-                f"{f.net_per_month:+,.1f}",
-                hint=_("over the last %(days)d days") % {"days": f.window_days},
-            )
-        )
+        kpis.append(_net_per_month_kpi(f))
     return kpis
 
 

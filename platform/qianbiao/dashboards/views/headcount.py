@@ -68,28 +68,38 @@ def _breakdown_panel(
     )
 
 
-@project_manager_required
-@cached_page
-def province(request: HttpRequest) -> HttpResponse:
-    window = snapshot_window()
-    if window is None:
-        return no_snapshots(request)
-    breakdowns = [SnapshotScope.GRADE, SnapshotScope.SKILL, SnapshotScope.LANGUAGE]
-    scopes = [SnapshotScope.PROVINCE, SnapshotScope.REGION, SnapshotScope.PARK, SnapshotScope.FACILITY]
-    figures = figures_by_scope(window=window, units={scope: units_of(scope) for scope in scopes + breakdowns})
+BREAKDOWNS = [SnapshotScope.GRADE, SnapshotScope.SKILL, SnapshotScope.LANGUAGE]
+PROVINCE_SCOPES = [SnapshotScope.PROVINCE, SnapshotScope.REGION, SnapshotScope.PARK, SnapshotScope.FACILITY]
+
+
+def _province_breakdown_panels(figures: dict[str, list[UnitFigure]], trends: dict[str, dict]) -> list[Panel]:
+    return [
+        _breakdown_panel(
+            SnapshotScope.GRADE, _("By facility grade"), figures[SnapshotScope.GRADE], trends["grade"]
+        ),
+        _breakdown_panel(SnapshotScope.SKILL, _("By skill"), figures[SnapshotScope.SKILL], trends["skill"]),
+        _breakdown_panel(
+            SnapshotScope.LANGUAGE,
+            _("By language"),
+            figures[SnapshotScope.LANGUAGE],
+            trends["language"],
+            only_staffed=True,
+        ),
+    ]
+
+
+def _all_facilities_panel(facilities: list[UnitFigure]) -> Panel:
+    table = figures_table("facilities", _("All facilities"), facilities, seats=True, region=True, grade=True)
+    table.folded = True
+    return Panel(key="facilities", title=_("All facilities"), tables=[table], wide=True)
+
+
+def _province_panels(
+    window: SnapshotWindow, figures: dict[str, list[UnitFigure]], trends: dict[str, dict]
+) -> list[Panel]:
     figure = figures[SnapshotScope.PROVINCE][0]
-    trends = breakdown_trends(window=window, scopes=breakdowns, daily=(figure.unit.scope, figure.code))
     regions, parks = figures[SnapshotScope.REGION], figures[SnapshotScope.PARK]
-    facilities = figures_table(
-        "facilities",
-        _("All facilities"),
-        figures[SnapshotScope.FACILITY],
-        seats=True,
-        region=True,
-        grade=True,
-    )
-    facilities.folded = True
-    panels = [
+    return [
         trend_panel(
             "trend",
             _("Headcount since the start of the year"),
@@ -112,26 +122,28 @@ def province(request: HttpRequest) -> HttpResponse:
             tables=[figures_table("parks", _("Parks"), parks, region=True)],
             wide=True,
         ),
-        _breakdown_panel(
-            SnapshotScope.GRADE, _("By facility grade"), figures[SnapshotScope.GRADE], trends["grade"]
-        ),
-        _breakdown_panel(SnapshotScope.SKILL, _("By skill"), figures[SnapshotScope.SKILL], trends["skill"]),
-        _breakdown_panel(
-            SnapshotScope.LANGUAGE,
-            _("By language"),
-            figures[SnapshotScope.LANGUAGE],
-            trends["language"],
-            only_staffed=True,
-        ),
-        Panel(key="facilities", title=_("All facilities"), tables=[facilities], wide=True),
+        *_province_breakdown_panels(figures, trends),
+        _all_facilities_panel(figures[SnapshotScope.FACILITY]),
     ]
+
+
+@project_manager_required
+@cached_page
+def province(request: HttpRequest) -> HttpResponse:
+    window = snapshot_window()
+    if window is None:
+        return no_snapshots(request)
+    units = {scope: units_of(scope) for scope in PROVINCE_SCOPES + BREAKDOWNS}
+    figures = figures_by_scope(window=window, units=units)
+    figure = figures[SnapshotScope.PROVINCE][0]
+    trends = breakdown_trends(window=window, scopes=BREAKDOWNS, daily=(figure.unit.scope, figure.code))
     context = {
         **snapshot_context(window),
         "section": "headcount",
         "title": figure.name,
         "crumbs": [],
         "kpis": unit_kpis(figure, window),
-        "panels": panels,
+        "panels": _province_panels(window, figures, trends),
         "breakdown_note": _(
             "An annotator with several skills or languages counts once for each; "
             "skills, languages and facility grades are today's, also for past days."
