@@ -21,7 +21,7 @@ from tests.factories import AnnotatorFactory, FacilityFactory, ParkFactory, Regi
 
 pytestmark = pytest.mark.django_db
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 D = dt.date
 
 
