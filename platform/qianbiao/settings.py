@@ -217,6 +217,11 @@ LABEL_STUDIO_API_KEY = os.environ.get("LABEL_STUDIO_API_KEY", "")
 LABEL_STUDIO_WEBHOOK_SECRET = require_secret(
     "LABEL_STUDIO_WEBHOOK_SECRET", embedded=QIANBIAO_ENV != "production", var_dir=VAR_DIR
 )
+# Shared with Label Studio's lock-down (annotation/label_studio_site): annotators' routing
+# keys and the hand-off tokens that open their Label Studio sessions are signed with it.
+LABEL_STUDIO_QIANBIAO_SECRET = require_secret(
+    "LABEL_STUDIO_QIANBIAO_SECRET", embedded=QIANBIAO_ENV != "production", var_dir=VAR_DIR
+)
 LABEL_STUDIO_WEBHOOK_URL = os.environ.get(
     "LABEL_STUDIO_WEBHOOK_URL", "http://127.0.0.1:8000/hooks/label-studio/"
 )

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import secrets
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from annotation.client import LabelStudioClient, connect
 from annotation.errors import LabelStudioError, LabelStudioNotFound
 from annotation.projects import create_project, delete_project
 from annotation.queues import ensure_queue_views
+from annotation.signing import route_key_for
 from annotation.tasks import delete_task, find_tasks, import_tasks
 from annotation.types import AnnotatorLogin, TaskSpec, WebhookEvent
 from annotation.types import LabelStudioAnnotation as LSAnnotation
@@ -168,7 +168,8 @@ def annotators_provision_label_studio(
             lambda email: register_annotator(admin.url, invite, email, _ls_password(email)), emails.values()
         )
         for (annotator_id, email), login in zip(emails.items(), logins, strict=True):
-            fields = {"ls_user_id": login.user_id, "email": email, "routing_key": secrets.token_hex(16)}
+            key = route_key_for(login.user_id, settings.LABEL_STUDIO_QIANBIAO_SECRET)
+            fields = {"ls_user_id": login.user_id, "email": email, "routing_key": key}
             try:
                 with transaction.atomic():
                     if annotator_id in stale:
