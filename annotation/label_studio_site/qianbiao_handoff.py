@@ -56,8 +56,12 @@ def _refuse(reason: str) -> HttpResponse:
 
 
 def handoff(request, secret: str, now: float | None = None) -> HttpResponse:
-    from django.contrib.auth import get_user_model, login
+    from django.contrib.auth import get_user_model
     from qianbiao_lockdown import Annotator
+
+    # Label Studio's own login: it stamps the session's ``last_login``, without which its
+    # inactivity middleware logs the user out on the very next request.
+    from users.functions.common import login
 
     if request.method != "POST":
         return HttpResponse("POST a token.", status=405, headers={"Allow": "POST"})

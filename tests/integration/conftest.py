@@ -26,7 +26,15 @@ PORTS = (
 # server, pinned for the session so that Label Studio knows its origin before it starts.
 if not os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS"):
     os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"localhost:{server.free_port(58300, 58399)}"
-WEBHOOK_ORIGINS = f"http://127.0.0.1:9,http://{os.environ['DJANGO_LIVE_TEST_SERVER_ADDRESS']}"
+# A test's own webhook receiver listens here (one at a time).
+WEBHOOK_RECEIVER_PORT = server.free_port(58400, 58499)
+WEBHOOK_ORIGINS = ",".join(
+    [
+        "http://127.0.0.1:9",
+        f"http://{os.environ['DJANGO_LIVE_TEST_SERVER_ADDRESS']}",
+        f"http://127.0.0.1:{WEBHOOK_RECEIVER_PORT}",
+    ]
+)
 
 
 def start_label_studio(data_dir, *, lockdown: bool = True) -> server.LabelStudioServer:
