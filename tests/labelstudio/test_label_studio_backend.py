@@ -87,9 +87,9 @@ def test_annotators_label_their_queues_and_webhooks_land_on_the_right_assignment
     # B annotates a task routed to A: Label Studio's lock-down refuses it ...
     theirs = next(x for x in assignments if x.annotator_id == ann_a.pk)
     login_b = services.annotator_label_studio_login(annotator_id=ann_b.pk)
-    with connect(ls_settings.LABEL_STUDIO_URL, login_b.token) as b:
-        with pytest.raises(LabelStudioError) as refused:
-            create_annotation(b, theirs.ls_task_id, choice("负面"), lead_time=3.0)
+    url = ls_settings.LABEL_STUDIO_URL
+    with connect(url, login_b.token) as b, pytest.raises(LabelStudioError) as refused:
+        create_annotation(b, theirs.ls_task_id, choice("负面"), lead_time=3.0)
     assert refused.value.status == 403
     # ... and one that exists anyway (made here with the admin's token): kept, flagged, not counted.
     forged = {"lead_time": 3.0, "completed_by": login_b.user_id}
