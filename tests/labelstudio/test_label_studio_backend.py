@@ -154,9 +154,12 @@ def test_reconciliation_reflects_edits_and_deletions_of_submitted_work(ls_settin
     login = services.annotator_label_studio_login(annotator_id=edited.annotator_id)
     with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
         me.request("PATCH", f"/api/annotations/{edited.ls_annotation_id}/", json={"result": choice("负面")})
+    # An annotator may not delete (the lock-down refuses it); the admin's deletion is seen.
     login = services.annotator_label_studio_login(annotator_id=deleted.annotator_id)
     with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
-        me.request("DELETE", f"/api/annotations/{deleted.ls_annotation_id}/", expect=(204,))
+        me.request("DELETE", f"/api/annotations/{deleted.ls_annotation_id}/", expect=(403,))
+    with connect(ls_settings.LABEL_STUDIO_URL, ls_settings.LABEL_STUDIO_API_KEY) as admin:
+        admin.request("DELETE", f"/api/annotations/{deleted.ls_annotation_id}/", expect=(204,))
 
     outcome = services.project_reconcile_label_studio(project_id=project.pk)
     assert (outcome.created, outcome.deleted, outcome.reopened) == (0, 1, 1)
