@@ -150,6 +150,11 @@ def login_token(url: str, email: str, password: str) -> AnnotatorLogin:
         return _session_token(browser, email, created=False)
 
 
+def login_form(browser: httpx.Client, url: str, email: str, password: str) -> None:
+    """Logs ``browser`` in through Label Studio's login form (its session cookie)."""
+    _login(browser, url, email, password)
+
+
 def _login(browser: httpx.Client, url: str, email: str, password: str) -> None:
     browser.get("/user/login/")
     response = browser.post(

@@ -181,8 +181,21 @@ class AdminCredentials:
         )
 
 
-def label_studio_environment(data_dir: Path, admin: AdminCredentials, base: dict | None = None) -> dict:
-    """The environment Label Studio runs with: our data dir and admin, no outside calls.
+def label_studio_environment(
+    data_dir: Path,
+    admin: AdminCredentials,
+    base: dict | None = None,
+    *,
+    secret: str | None = None,
+    lockdown: bool = True,
+    webhook_origin: str | None = None,
+) -> dict:
+    """The environment Label Studio runs with: our data dir and admin, no outside calls,
+    Qianbiao's lock-down signed with ``secret`` (``LABEL_STUDIO_QIANBIAO_SECRET``; without
+    one Label Studio refuses to start), SSRF protection on except for webhooks to exactly
+    ``webhook_origin`` (``QIANBIAO_WEBHOOK_ORIGIN``, Qianbiao itself, on loopback here).
+    ``lockdown=False`` serves Label Studio as shipped: only for tests that show what the
+    lock-down prevents.
 
     Built from a short allow-list, not from our own environment: Label Studio's settings
     read many plain names (``SECRET_KEY``, ``DATABASE_URL``, ``USERNAME``, ``PASSWORD``,
@@ -200,7 +213,8 @@ def label_studio_environment(data_dir: Path, admin: AdminCredentials, base: dict
         LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
         # Signup only through the invite link (its token is for the admin to read).
         LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
-        SSRF_PROTECTION_ENABLED="false",
+        SSRF_PROTECTION_ENABLED="true",
+        QIANBIAO_LABEL_STUDIO_LOCKDOWN="on" if lockdown else "off",
         SENTRY_DSN="",
         FRONTEND_SENTRY_DSN="",
         LATEST_VERSION_CHECK="false",
@@ -209,6 +223,12 @@ def label_studio_environment(data_dir: Path, admin: AdminCredentials, base: dict
         PATH=str(venv_dir() / "bin") + os.pathsep + base.get("PATH", os.defpath),
         VIRTUAL_ENV=str(venv_dir()),
     )
+    secret = base.get("LABEL_STUDIO_QIANBIAO_SECRET", "") if secret is None else secret
+    if secret:
+        env["LABEL_STUDIO_QIANBIAO_SECRET"] = secret
+    origin = base.get("QIANBIAO_WEBHOOK_ORIGIN", "") if webhook_origin is None else webhook_origin
+    if origin:
+        env["QIANBIAO_WEBHOOK_ORIGIN"] = origin
     return env
 
 
@@ -228,11 +248,14 @@ class LabelStudioServer:
         extra_env: dict[str, str] | None = None,
         initialise: bool = False,
         threads: int = 8,
+        lockdown: bool = True,
     ) -> None:
         # initialise: run `label-studio start`, which migrates an empty data dir and creates
         # the admin (slow to answer); otherwise gunicorn over an initialised data dir.
         self.initialise = initialise
         self.threads = threads
+        # False serves Label Studio without Qianbiao's lock-down (tests of what it prevents).
+        self.lockdown = lockdown
         self.port = port
         self.host = host
         self.data_dir = Path(data_dir).resolve()
@@ -273,7 +296,7 @@ class LabelStudioServer:
         ]  # fmt: skip
 
     def environment(self) -> dict[str, str]:
-        env = label_studio_environment(self.data_dir, self.admin)
+        env = label_studio_environment(self.data_dir, self.admin, lockdown=self.lockdown)
         if not self.initialise:
             env.update(
                 DJANGO_SETTINGS_MODULE="label_studio.core.settings.label_studio",
@@ -292,6 +315,11 @@ class LabelStudioServer:
             raise LabelStudioServerError(
                 f"{self.data_dir} is not an initialised data dir: start from the template "
                 "(server_from_template) or pass initialise=True"
+            )
+        locked = self.lockdown and not self.initialise
+        if locked and not self.environment().get("LABEL_STUDIO_QIANBIAO_SECRET"):
+            raise LabelStudioServerError(
+                "LABEL_STUDIO_QIANBIAO_SECRET is not set: Label Studio's lock-down and hand-off need it"
             )
         if not port_is_free(self.port, self.host):
             raise LabelStudioServerError(
@@ -430,14 +458,14 @@ def copy_template(data_dir: Path | str, admin: AdminCredentials | None = None) -
 
 
 def server_from_template(
-    port: int, data_dir: Path | str, admin: AdminCredentials | None = None
+    port: int, data_dir: Path | str, admin: AdminCredentials | None = None, *, lockdown: bool = True
 ) -> LabelStudioServer:
     """A not-yet-started server over a fresh copy of the template (an existing data dir is kept)."""
     admin = admin or AdminCredentials.from_env()
     data_dir = Path(data_dir)
     if not (data_dir / "label_studio.sqlite3").exists():
         copy_template(data_dir, admin)
-    return LabelStudioServer(port, data_dir, admin=admin)
+    return LabelStudioServer(port, data_dir, admin=admin, lockdown=lockdown)
 
 
 # --------------------------------------------------------------------------- command line

@@ -46,6 +46,8 @@ THIRD_PARTY_ENV = {
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN", "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK",
         "SSRF_PROTECTION_ENABLED", "SENTRY_DSN", "FRONTEND_SENTRY_DSN", "LATEST_VERSION_CHECK",
         "COLLECT_ANALYTICS",
+        # Read by our entry point in that image (annotation/label_studio_site).
+        "LABEL_STUDIO_QIANBIAO_SECRET", "QIANBIAO_WEBHOOK_ORIGIN",
     },
 }  # fmt: skip
 # Read by libraries rather than by our code.
@@ -365,12 +367,21 @@ def test_urls_point_at_the_services():
 def test_label_studio_is_configured_as_label_studio_md_says():
     service = services()["labelstudio"]
     env = environment("labelstudio")
-    assert service["image"] == "heartexlabs/label-studio:1.23.2"
+    # The official image, derived to serve our WSGI entry point (the lock-down).
+    assert service["build"] == "./annotation/label_studio_site"
+    site = REPO / "annotation" / "label_studio_site"
+    dockerfile = (site / "Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)", dockerfile, re.M).group(1)
+    assert base == "heartexlabs/label-studio:1.23.2"
+    assert "qianbiao_label_studio_wsgi:application" in (site / "qianbiao-start.sh").read_text()
     try:
         from annotation.server import LABEL_STUDIO_VERSION
     except ImportError:  # pragma: no cover
         LABEL_STUDIO_VERSION = "1.23.2"
-    assert service["image"].endswith(":" + LABEL_STUDIO_VERSION), "one Label Studio version everywhere"
+    assert base.endswith(":" + LABEL_STUDIO_VERSION), "one Label Studio version everywhere"
+    assert env["SSRF_PROTECTION_ENABLED"] == "true"
+    assert env["QIANBIAO_WEBHOOK_ORIGIN"] == "http://web:8000"
+    assert env["LABEL_STUDIO_QIANBIAO_SECRET"] == environment("web")["LABEL_STUDIO_QIANBIAO_SECRET"]
     # The token Label Studio gives its admin is the one Qianbiao calls it with.
     assert env["LABEL_STUDIO_USER_TOKEN"] == environment("web")["LABEL_STUDIO_API_KEY"]
     assert env["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"] == "true"

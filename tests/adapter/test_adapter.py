@@ -113,5 +113,37 @@ def test_label_studio_gets_none_of_our_secrets_or_plain_settings(tmp_path):
         assert name not in env
     assert env["LABEL_STUDIO_BASE_DATA_DIR"] == str(tmp_path)
     assert env["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"] == "true"
-    assert env["SSRF_PROTECTION_ENABLED"] == "false"
+    assert env["SSRF_PROTECTION_ENABLED"] == "true"
+    assert env["QIANBIAO_LABEL_STUDIO_LOCKDOWN"] == "on"
     assert env["HOME"] == "/root"
+
+
+def test_label_studio_gets_the_shared_secret_and_the_webhook_origin(tmp_path):
+    ours = {"LABEL_STUDIO_QIANBIAO_SECRET": "s" * 32, "QIANBIAO_WEBHOOK_ORIGIN": "http://127.0.0.1:8000"}
+    env = label_studio_environment(tmp_path, AdminCredentials(), base=ours)
+    assert env["LABEL_STUDIO_QIANBIAO_SECRET"] == "s" * 32
+    assert env["QIANBIAO_WEBHOOK_ORIGIN"] == "http://127.0.0.1:8000"
+    unlocked = label_studio_environment(tmp_path, AdminCredentials(), base=ours, lockdown=False)
+    assert unlocked["QIANBIAO_LABEL_STUDIO_LOCKDOWN"] == "off"
+
+
+def test_routing_keys_and_handoff_tokens(monkeypatch):
+    from annotation.signing import HandoffInvalid, handoff_token, read_handoff, route_key_for
+
+    secret = "a-shared-secret-0123456789"
+    assert route_key_for(7, secret) == route_key_for(7, secret) != route_key_for(8, secret)
+    assert route_key_for(7, secret) != route_key_for(7, secret + "x")
+    assert len(route_key_for(7, secret)) == 32
+    token = handoff_token(7, 3, 11, secret, now=1000)
+    claims = read_handoff(token, secret, now=1030)
+    assert (claims.ls_user_id, claims.ls_project_id, claims.view_id, claims.expires_at) == (7, 3, 11, 1060)
+    assert handoff_token(7, 3, 11, secret, now=1000) != token  # a fresh nonce each time
+    with pytest.raises(HandoffInvalid, match="expired"):
+        read_handoff(token, secret, now=1061)
+    with pytest.raises(HandoffInvalid, match="signature"):
+        read_handoff(token, secret + "x", now=1030)
+    body, signature = token.split(".")
+    with pytest.raises(HandoffInvalid):
+        read_handoff(body[:-2] + "AA." + signature, secret, now=1030)
+    with pytest.raises(ValueError):
+        handoff_token(7, 3, 11, secret, now=1000, ttl=61)

@@ -21,13 +21,34 @@ PORTS = (
 )
 
 
+# Label Studio's SSRF guard is on, with exact exceptions for Qianbiao's webhook receiver
+# (QIANBIAO_WEBHOOK_ORIGIN): the closed port tests register by default, and the live
+# server, pinned for the session so that Label Studio knows its origin before it starts.
+if not os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS"):
+    os.environ["DJANGO_LIVE_TEST_SERVER_ADDRESS"] = f"localhost:{server.free_port(58300, 58399)}"
+# A test's own webhook receiver listens here (one at a time).
+WEBHOOK_RECEIVER_PORT = server.free_port(58400, 58499)
+WEBHOOK_ORIGINS = ",".join(
+    [
+        "http://127.0.0.1:9",
+        f"http://{os.environ['DJANGO_LIVE_TEST_SERVER_ADDRESS']}",
+        f"http://127.0.0.1:{WEBHOOK_RECEIVER_PORT}",
+    ]
+)
+
+
+def start_label_studio(data_dir, *, lockdown: bool = True) -> server.LabelStudioServer:
+    """A started server from the template, locked down unless told (tests of the difference)."""
+    server.ensure_template()  # installs Label Studio too, when bin/test did not already
+    instance = server.server_from_template(server.free_port(*PORTS), data_dir, lockdown=lockdown)
+    instance.extra_env["QIANBIAO_WEBHOOK_ORIGIN"] = WEBHOOK_ORIGINS
+    return instance.start()
+
+
 @pytest.fixture(scope="session")
 def label_studio(tmp_path_factory):
     """The running server (``.url``, ``.token``); stopped and its data dir removed at the end."""
-    server.ensure_template()  # installs Label Studio too, when bin/test did not already
-    data_dir = tmp_path_factory.mktemp("label-studio") / "data"
-    instance = server.server_from_template(server.free_port(*PORTS), data_dir)
-    instance.start()
+    instance = start_label_studio(tmp_path_factory.mktemp("label-studio") / "data")
     try:
         yield instance
     finally:

@@ -17,6 +17,7 @@ from annotation.annotations import create_annotation, list_annotations
 from annotation.errors import LabelStudioError, LabelStudioNotFound
 from annotation.projects import get_project
 from annotation.queues import ensure_queue_view, next_task
+from annotation.signing import route_key_for
 from annotation.tasks import push_tasks
 from annotation.types import AccountSpec, TaskSpec
 
@@ -65,9 +66,10 @@ def test_signup_needs_the_invite_token(label_studio):
 
 def test_a_deactivated_annotator_can_no_longer_work(ls_admin, ls_project, ls_annotator):
     login, annotator = ls_annotator("leaver")
-    view = ensure_queue_view(ls_admin, ls_project.id, "leaver-route")
+    route = route_key_for(login.user_id, os.environ["LABEL_STUDIO_QIANBIAO_SECRET"])  # their own queue
+    view = ensure_queue_view(ls_admin, ls_project.id, route)
     (pushed,) = push_tasks(
-        ls_admin, ls_project.id, [TaskSpec(assignment_id=1, route_key="leaver-route", data={"text": "x"})]
+        ls_admin, ls_project.id, [TaskSpec(assignment_id=1, route_key=route, data={"text": "x"})]
     )
     assert get_project(annotator, ls_project.id).id == ls_project.id
     assert deactivate_account(ls_admin, login.user_id) is True
@@ -77,7 +79,8 @@ def test_a_deactivated_annotator_can_no_longer_work(ls_admin, ls_project, ls_ann
     with pytest.raises(LabelStudioError) as caught:
         next_task(annotator, ls_project.id, view.id)
     assert caught.value.status in (403, 404)
-    assert annotator.get_json("/api/projects/")["count"] == 0
+    # The project list is closed to every annotator by the lock-down.
+    assert annotator.request("GET", "/api/projects/", expect=(403,)).status_code == 403
     with pytest.raises(LabelStudioError):
         create_annotation(annotator, pushed.task_id, CHOICE)
     assert list_annotations(ls_admin, pushed.task_id) == []

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import http.server
+import os
 import queue
 import threading
 
 import pytest
 
-from annotation import server
 from annotation.annotations import create_annotation, export_annotations, list_annotations
 from annotation.errors import WebhookAuthError
 from annotation.queues import ensure_queue_views, list_queue_views, next_task
+from annotation.signing import route_key_for
 from annotation.tasks import find_tasks, iter_tasks, push_tasks
 from annotation.types import TaskSpec
 from annotation.webhooks import SECRET_HEADER, list_webhooks, parse_webhook, register_webhook
+from tests.integration.conftest import WEBHOOK_RECEIVER_PORT
 
 pytestmark = pytest.mark.integration
 
 
 def choice(value: str) -> list[dict]:
     return [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [value]}}]
+
+
+def own_route(login) -> str:
+    """The routing key Label Studio's lock-down lets this annotator work on."""
+    return route_key_for(login.user_id, os.environ["LABEL_STUDIO_QIANBIAO_SECRET"])
 
 
 def specs(start: int, count: int, route_key: str) -> list[TaskSpec]:
@@ -81,7 +88,7 @@ def test_queue_views_are_created_once(ls_admin, ls_project):
 def test_an_annotator_gets_only_the_tasks_routed_to_them(ls_admin, ls_project, ls_annotator):
     alice, alice_client = ls_annotator("alice")
     bob, bob_client = ls_annotator("bob")
-    route = {alice.user_id: f"route-{alice.user_id}", bob.user_id: f"route-{bob.user_id}"}
+    route = {alice.user_id: own_route(alice), bob.user_id: own_route(bob)}
     mine = push_tasks(ls_admin, ls_project.id, specs(1, 4, route[alice.user_id]))
     theirs = push_tasks(ls_admin, ls_project.id, specs(101, 3, route[bob.user_id]))
     views = ensure_queue_views(ls_admin, ls_project.id, route.values())
@@ -101,7 +108,7 @@ def test_an_annotator_gets_only_the_tasks_routed_to_them(ls_admin, ls_project, l
 
 def test_export_returns_the_annotations_made(ls_admin, ls_project, ls_annotator):
     login, annotator = ls_annotator("exporter")
-    pushed = push_tasks(ls_admin, ls_project.id, specs(500, 3, "exp"))
+    pushed = push_tasks(ls_admin, ls_project.id, specs(500, 3, own_route(login)))
     made = [
         create_annotation(annotator, pushed[0].task_id, choice("正面"), lead_time=2.0),
         create_annotation(annotator, pushed[1].task_id, choice("负面"), lead_time=4.25),
@@ -141,7 +148,8 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 def receiver():
     deliveries: queue.Queue = queue.Queue()
     handler = type("Receiver", (_Receiver,), {"deliveries": deliveries})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", server.free_port(58100, 58199)), handler)
+    # The port Label Studio's SSRF guard lets webhooks through to (tests/integration/conftest.py).
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", WEBHOOK_RECEIVER_PORT), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/hooks/label-studio", deliveries
@@ -157,7 +165,7 @@ def test_a_delivered_webhook_parses_into_our_event(ls_admin, ls_project, ls_anno
     assert sum(w.url == url for w in list_webhooks(ls_admin)) == 1
 
     login, annotator = ls_annotator("hooked")
-    (pushed,) = push_tasks(ls_admin, ls_project.id, specs(700, 1, "hook"))
+    (pushed,) = push_tasks(ls_admin, ls_project.id, specs(700, 1, own_route(login)))
     made = create_annotation(annotator, pushed.task_id, choice("负面"), lead_time=1.5)
 
     headers, body = deliveries.get(timeout=10)

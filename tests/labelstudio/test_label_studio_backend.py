@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from annotation.annotations import create_annotation
 from annotation.client import connect
+from annotation.errors import LabelStudioError
 from annotation.queues import next_task
 from annotation.tasks import iter_tasks
 from annotation.webhooks import SECRET_HEADER, list_webhooks
@@ -89,14 +90,21 @@ def test_annotators_label_their_queues_and_webhooks_land_on_the_right_assignment
         assert counted.received_via == "webhook"
         assert counted.result == choice("正面")
 
-    # B annotates a task routed to A (anyone may post in Label Studio OSS): kept, flagged, not counted.
+    # B annotates a task routed to A: Label Studio's lock-down refuses it ...
     theirs = next(x for x in assignments if x.annotator_id == ann_a.pk)
     login_b = annotator_label_studio_login(annotator_id=ann_b.pk)
-    with connect(ls_settings.LABEL_STUDIO_URL, login_b.token) as b:
+    url = ls_settings.LABEL_STUDIO_URL
+    with connect(url, login_b.token) as b, pytest.raises(LabelStudioError) as refused:
         create_annotation(b, theirs.ls_task_id, choice("负面"), lead_time=3.0)
+    assert refused.value.status == 403
+    # ... and one forged anyway (made here with the admin's token, naming B as its author):
+    # Label Studio's server records who really made it, so it is kept, flagged, not counted.
+    forged = {"lead_time": 3.0, "completed_by": login_b.user_id}
+    create_annotation(ls_admin, theirs.ls_task_id, choice("负面"), **forged)
     events_ingest(event_ids=selectors.events_pending())
-    flagged = Annotation.objects.get(assignment=theirs, annotator=ann_b)
-    assert flagged.flagged and "assignee" in flagged.flag_reason and not flagged.counts
+    flagged = Annotation.objects.get(assignment=theirs, flagged=True)
+    assert flagged.flag_reason == "completed_by names someone other than the user who made it"
+    assert flagged.annotator_id is None and flagged.ls_user_id != login_b.user_id and not flagged.counts
     assert Annotation.objects.filter(assignment=theirs, flagged=False).get().annotator_id == ann_a.pk
     # Every annotation is on the right assignment: one counted per assignment, by its assignee.
     assert Annotation.objects.count() == 7
@@ -156,9 +164,12 @@ def test_reconciliation_reflects_edits_and_deletions_of_submitted_work(ls_settin
     login = annotator_label_studio_login(annotator_id=edited.annotator_id)
     with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
         me.request("PATCH", f"/api/annotations/{edited.ls_annotation_id}/", json={"result": choice("负面")})
+    # An annotator may not delete (the lock-down refuses it); the admin's deletion is seen.
     login = annotator_label_studio_login(annotator_id=deleted.annotator_id)
     with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
-        me.request("DELETE", f"/api/annotations/{deleted.ls_annotation_id}/", expect=(204,))
+        me.request("DELETE", f"/api/annotations/{deleted.ls_annotation_id}/", expect=(403,))
+    with connect(ls_settings.LABEL_STUDIO_URL, ls_settings.LABEL_STUDIO_API_KEY) as admin:
+        admin.request("DELETE", f"/api/annotations/{deleted.ls_annotation_id}/", expect=(204,))
 
     outcome = project_reconcile_label_studio(project_id=project.pk)
     assert (outcome.created, outcome.deleted, outcome.reopened) == (0, 1, 1)

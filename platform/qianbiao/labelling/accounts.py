@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import secrets
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +18,7 @@ from django.db import IntegrityError, transaction
 
 from annotation.accounts import deactivate_account, invite_token, login_token, register_annotator
 from annotation.client import LabelStudioClient
+from annotation.signing import route_key_for
 from annotation.types import AnnotatorLogin
 from qianbiao.labelling import selectors
 from qianbiao.labelling.client import label_studio_admin
@@ -83,7 +83,9 @@ def annotators_provision_label_studio(
             lambda email: register_annotator(admin.url, invite, email, _ls_password(email)), emails.values()
         )
         for (annotator_id, email), login in zip(emails.items(), logins, strict=True):
-            fields = {"ls_user_id": login.user_id, "email": email, "routing_key": secrets.token_hex(16)}
+            # Derived, so that Label Studio's lock-down knows an annotator's tasks without a lookup.
+            key = route_key_for(login.user_id, settings.LABEL_STUDIO_QIANBIAO_SECRET)
+            fields = {"ls_user_id": login.user_id, "email": email, "routing_key": key}
             try:
                 with transaction.atomic():
                     if annotator_id in stale:
