@@ -18,8 +18,6 @@ from annotation.signing import handoff_token
 from qianbiao.labelling.accounts import annotator_provision_label_studio
 from qianbiao.labelling.queues import annotator_queues_open
 
-# Label Studio's receiver refuses a token older than this (and a nonce it has seen).
-
 
 class HandoffUnavailable(Exception):
     """Label Studio could not be reached, or holds no queue of the annotator's here."""
