@@ -137,7 +137,7 @@ def label_studio_says_no(config: str) -> None:
 
 
 def test_the_admin_asks_the_label_config_seam_too(staff, enterprise, project, settings):
-    settings.QIANBIAO_LABEL_CONFIG_VALIDATOR = "tests.test_projects_admin_rules.label_studio_says_no"
+    settings.QIANBIAO_LABEL_CONFIG_VALIDATOR = "tests.projects.test_projects_admin_rules.label_studio_says_no"
     assert form_errors(admin_add(staff, enterprise, {}))["label_config"] == ["Label Studio says no"]
     changed = LABEL_CONFIG.replace("car", "bus")
     assert form_errors(admin_change(staff, project, {"label_config": changed}))["label_config"] == [
