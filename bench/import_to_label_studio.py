@@ -40,7 +40,15 @@ import urllib.request
 from pathlib import Path
 
 from bench.api_import import Gunicorn, bench_environment, setup_django
-from bench.services import log, start_postgres, start_redis, stop_postgres, stop_redis
+from bench.services import (
+    BENCH_WEBHOOK_ORIGIN,
+    label_studio_secret,
+    log,
+    start_postgres,
+    start_redis,
+    stop_postgres,
+    stop_redis,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SCALES = {"small": 5, "full": 20}
@@ -153,6 +161,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     from annotation import server
 
+    label_studio_secret()
+
     pg_url, pg_dir = start_postgres()
     redis_url, redis_dir = start_redis()
     server.ensure_template()
@@ -178,7 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
         config = text_classification(["正面", "负面"]).xml
         project, key = _world(config, annotators=5)
         web = Gunicorn(env)
-        web.env["LABEL_STUDIO_WEBHOOK_URL"] = f"http://127.0.0.1:{web.port}/hooks/label-studio/"
+        # No webhook is needed for what is timed: Label Studio's go to a closed port.
+        web.env["LABEL_STUDIO_WEBHOOK_URL"] = f"{BENCH_WEBHOOK_ORIGIN}/hooks/label-studio/"
         ours: list[float] = []
         base: list[float] = []
         with web, connect(ls.url, ls.token, timeout=120) as admin:

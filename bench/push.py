@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from bench.distribution import setup_django, start_postgres, stop_postgres
+from bench.services import label_studio_secret
 
 SCALES = {"small": (10_000, 20), "full": (100_000, 100)}
 BATCH = 1000
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
     count, n_annotators = SCALES[args.scale]
 
     from annotation import server
+
+    label_studio_secret()
 
     url, data_dir = start_postgres()
     server.ensure_template()

@@ -68,3 +68,17 @@ def ensure_redis(*, first_port: int = 56700) -> None:
     os.environ.setdefault("CACHE_URL", f"{base}/1")
     log(f"Redis at {base}")
     atexit.register(stop_redis, redis_dir)
+
+
+# Benchmarks register their webhooks on a closed port: nothing they time waits for one.
+BENCH_WEBHOOK_ORIGIN = "http://127.0.0.1:9"
+
+
+def label_studio_secret() -> None:
+    """A throw-away secret shared with the Label Studio the bench starts (its lock-down
+    refuses to start without one), and the one webhook origin its SSRF protection lets
+    through, unless the caller set theirs."""
+    import secrets
+
+    os.environ.setdefault("LABEL_STUDIO_QIANBIAO_SECRET", secrets.token_hex(24))
+    os.environ.setdefault("QIANBIAO_WEBHOOK_ORIGIN", BENCH_WEBHOOK_ORIGIN)

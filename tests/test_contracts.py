@@ -67,13 +67,19 @@ def test_a_forbidden_import_breaks_its_contract(tmp_path, package, module, forbi
     assert "1 broken." in result.stdout
 
 
+# What Label Studio's interpreter has: its own Django apps (top-level there), Django, DRF.
+LABEL_STUDIO_HAS = {"label_studio", "core", "data_manager", "tasks", "users", "webhooks", "projects"}
+LABEL_STUDIO_HAS |= {"django", "rest_framework"}
+
+
 def test_the_label_studio_side_imports_only_what_label_studio_has():
     """label_studio_site/ runs in Label Studio's interpreter, where none of our packages
-    exist. It is a plain directory, not a package, so import-linter never sees it: its
-    one rule is checked here."""
+    exist: it imports only the standard library, what Label Studio ships, and its own
+    modules (top-level names there). It is a package only so that the adapter can share
+    its dependency-free signing module (annotation/signing.py)."""
     site = REPO / "annotation" / "label_studio_site"
-    assert not (site / "__init__.py").exists()
-    allowed = set(sys.stdlib_module_names) | {"django"}
+    own = {path.stem for path in site.glob("*.py")}
+    allowed = set(sys.stdlib_module_names) | LABEL_STUDIO_HAS | own
     for path in site.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
