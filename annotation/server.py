@@ -338,10 +338,21 @@ class LabelStudioServer:
         )
         try:
             self.wait_ready(timeout)
+            self._warm()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _warm(self) -> None:
+        """Renders one page before anyone else does: Label Studio fills its version info
+        lazily on the first page it renders, and concurrent first renders race on it
+        ("module 'version_' has no attribute 'info'", HTTP 500, seen on a fresh server)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/user/login/", timeout=30) as response:
+                response.read()
+        except OSError:  # the page's status does not matter, only that it was rendered
+            pass
 
     def is_ready(self) -> bool:
         request = urllib.request.Request(
