@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from qianbiao.core.roles import PROJECT_MANAGER_GROUP
+from tests.browser import launch_browser
 from tests.factories import AnnotatorFactory, FacilityFactory, UserFactory
 
 
@@ -81,3 +82,9 @@ def annotator_user(annotator):
 
     issued = services.logins_issue(annotator_ids=[annotator.pk], issued_by=None).issued[0]
     return services.login_activate(login_id=annotator.login.pk, code=issued.code, password=ANNOTATOR_PASSWORD)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Real headless Chromium for browser tests (see tests/browser.py)."""
+    yield from launch_browser()

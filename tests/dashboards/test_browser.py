@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from qianbiao.core.roles import PROJECT_MANAGER_GROUP
 from qianbiao.dashboards.selectors import programme as programme_selectors
@@ -20,40 +20,10 @@ from qianbiao.workforce.models import Annotator
 from tests.dashboards.conftest import count_employed
 from tests.factories import UserFactory
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialling Google's
-# hosts, which this closed network refuses (see the machine notes).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), (
-        "Debian's chromium is missing: apt-get install -y chromium (bin/test does)"
-    )
-    # Playwright's sync API keeps an event loop running in this thread for as
-    # long as the browser lives, and Django then refuses ORM calls (the tests'
-    # own, and pytest-django's flush between tests) as "async": they are still
-    # plain synchronous calls, so allow them while the browser is up.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            yield browser
-            browser.close()
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from qianbiao.portal.models import AnnotatorLogin
-from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import new_page
 from tests.factories import AnnotatorFactory
 from tests.portal.helpers import give_work
 
@@ -22,29 +22,6 @@ PHONE = {"width": 390, "height": 844}
 ANNOTATOR_PASSWORD = "qiandongnan rice terraces 7"
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), (
-        "Debian's chromium is missing: apt-get install -y chromium (bin/test does)"
-    )
-    # See tests/dashboards/test_browser.py: ORM calls while Playwright's loop runs.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            yield browser
-            browser.close()
-
-
-def new_page(browser, **options) -> tuple[Page, list[str]]:
-    context = browser.new_context(locale="zh-CN", **options)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    return page, errors
 
 
 def shot(page: Page, name: str) -> None:
