@@ -10,8 +10,11 @@ annotator's real address — Label Studio shows it to every member of the organi
 * :func:`register_annotator` (the invite-link signup form, then ``/api/current-user/token``)
   creates an account that can act as itself: it returns the user's own API token, about
   0.6 s each (the password hash dominates). Run again, it logs in with the same password
-  and returns the same token, so the caller may derive the password from a secret instead
-  of storing it. This is the path for annotators who label.
+  and returns the same token (tests, benches and the audit's throw-away annotator).
+* :func:`sign_up_annotator` is the path for Qianbiao's annotators: the same sign-up with a
+  random password that is never kept, so nobody knows it and the only way in is the
+  hand-off (``/qianbiao/handoff/``, which logs the user in by id). Run again for an email
+  already registered (a retry after a crash), it finds the account through the admin.
 
 Deactivation (:func:`deactivate_account`) is the OSS organisation-membership soft delete:
 the token still authenticates, but the user sees no project, task or queue any more.
@@ -20,6 +23,7 @@ the token still authenticates, but the user sees no project, task or queue any m
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
 
 import httpx
@@ -120,26 +124,53 @@ def register_annotator(url: str, invite: str, email: str, password: str) -> Anno
     """
     email = email.strip().lower()
     with http_client(url) as browser:
-        browser.get("/user/signup/", params={"token": invite})
-        response = browser.post(
-            "/user/signup/",
-            params={"token": invite},
-            data={
-                "email": email,
-                "password": password,
-                "csrfmiddlewaretoken": browser.cookies.get("csrftoken", ""),
-            },
-            headers={"Referer": f"{url.rstrip('/')}/user/signup/"},
-        )
+        response = _sign_up(browser, url, invite, email, password)
         created = response.status_code == 302
         if not created:
-            if response.status_code != 200:
-                raise_for_status(response.status_code, response.content, f"sign up {email}")
-            errors = [item for block in _FIELD_ERRORS.findall(response.text) for item in _ITEM.findall(block)]
-            if not any("already exists" in message for message in errors) and errors:
-                raise LabelStudioError(f"sign up {email}: {'; '.join(errors)}", 400, errors)
+            _raise_unless_exists(response, email)
             _login(browser, url, email, password)
         return _session_token(browser, email, created)
+
+
+def sign_up_annotator(admin: LabelStudioClient, invite: str, email: str) -> Account:
+    """An account with a password nobody knows (random, never returned or stored).
+    Idempotent on the email: an existing member is returned with ``created=False``."""
+    email = email.strip().lower()
+    with http_client(admin.url) as browser:
+        response = _sign_up(browser, admin.url, invite, email, secrets.token_urlsafe(32))
+        if response.status_code == 302:
+            me = browser.get("/api/current-user/whoami")
+            if me.status_code != 200:
+                raise_for_status(me.status_code, me.content, f"whoami of {email}")
+            return _account(me.json(), created=True)
+        _raise_unless_exists(response, email)
+    for account in list_accounts(admin):
+        if account.email.lower() == email:
+            return account
+    raise LabelStudioError(f"sign up {email}: registered, but not a member of the organisation", 409)
+
+
+def _sign_up(browser: httpx.Client, url: str, invite: str, email: str, password: str) -> httpx.Response:
+    browser.get("/user/signup/", params={"token": invite})
+    return browser.post(
+        "/user/signup/",
+        params={"token": invite},
+        data={
+            "email": email,
+            "password": password,
+            "csrfmiddlewaretoken": browser.cookies.get("csrftoken", ""),
+        },
+        headers={"Referer": f"{url.rstrip('/')}/user/signup/"},
+    )
+
+
+def _raise_unless_exists(response: httpx.Response, email: str) -> None:
+    """A sign-up form answered again (200): fine only when the email is already taken."""
+    if response.status_code != 200:
+        raise_for_status(response.status_code, response.content, f"sign up {email}")
+    errors = [item for block in _FIELD_ERRORS.findall(response.text) for item in _ITEM.findall(block)]
+    if not any("already exists" in message for message in errors) and errors:
+        raise LabelStudioError(f"sign up {email}: {'; '.join(errors)}", 400, errors)
 
 
 def login_token(url: str, email: str, password: str) -> AnnotatorLogin:

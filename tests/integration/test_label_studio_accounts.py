@@ -12,6 +12,7 @@ from annotation.accounts import (
     login_token,
     provision_accounts,
     register_annotator,
+    sign_up_annotator,
 )
 from annotation.annotations import create_annotation, list_annotations
 from annotation.errors import LabelStudioError, LabelStudioNotFound
@@ -57,6 +58,20 @@ def test_an_annotator_registers_once_and_gets_their_own_token(label_studio, ls_i
     with pytest.raises(LabelStudioError):
         login_token(label_studio.url, email, "not-the-password")
     assert sum(a.id == first.user_id for a in list_accounts(ls_admin)) == 1
+
+
+def test_an_annotator_signs_up_once_with_a_password_nobody_knows(label_studio, ls_invite, ls_admin):
+    email = f"Random-{os.getpid()}@annotators.qianbiao.test"
+    first = sign_up_annotator(ls_admin, ls_invite, email)
+    again = sign_up_annotator(ls_admin, ls_invite, email)  # a retry after a crash
+    assert first.created and not again.created
+    assert first.id == again.id and first.email == email.lower()
+    assert sum(a.id == first.id for a in list_accounts(ls_admin)) == 1
+    # Its password was random and thrown away: nothing we hold logs it in.
+    with pytest.raises(LabelStudioError):
+        login_token(label_studio.url, email, "")
+    with pytest.raises(LabelStudioError):
+        sign_up_annotator(ls_admin, "wrong-invite", f"other-{os.getpid()}@annotators.qianbiao.test")
 
 
 def test_signup_needs_the_invite_token(label_studio):

@@ -8,7 +8,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from annotation.client import http_client
 from annotation.label_configs import text_classification
+from annotation.signing import HANDOFF_PATH
+from annotation.types import AnnotatorLogin
 from qianbiao.projects.models import Assignment, Item
 from tests.factories import AnnotatorFactory, DatasetProjectFactory
 from tests.integration.conftest import label_studio, ls_admin, ls_invite  # noqa: F401 - fixtures
@@ -25,6 +28,21 @@ def ls_settings(settings, label_studio):  # noqa: F811
     # the webhook receiver is "down" unless a test points it at live_server.
     settings.LABEL_STUDIO_WEBHOOK_URL = "http://127.0.0.1:9/hooks/label-studio/"
     return settings
+
+
+def annotator_label_studio_login(settings, annotator, *, project) -> AnnotatorLogin:
+    """What an annotator has after pressing 开始标注 in ``project``: the hand-off's Label
+    Studio session (their password is random and unknown), and through it their own
+    token, which the lock-down holds to the same rules as the session."""
+    from qianbiao.portal.handoff import handoff_prepare
+
+    handoff = handoff_prepare(annotator_id=annotator.pk, project_id=project.pk)
+    with http_client(settings.LABEL_STUDIO_URL) as browser:
+        landed = browser.post(HANDOFF_PATH, data={"token": handoff.token})
+        assert landed.status_code == 303, landed.text
+        me = browser.get("/api/current-user/whoami").json()
+        token = browser.get("/api/current-user/token").json()["token"]
+    return AnnotatorLogin(user_id=me["id"], email=me["email"], token=token)
 
 
 def choice(value: str) -> list[dict]:

@@ -17,7 +17,7 @@ from annotation.queues import next_task
 from annotation.tasks import iter_tasks
 from annotation.webhooks import SECRET_HEADER, list_webhooks
 from qianbiao.labelling import push, selectors
-from qianbiao.labelling.accounts import accounts_deactivate_leavers, annotator_label_studio_login
+from qianbiao.labelling.accounts import accounts_deactivate_leavers
 from qianbiao.labelling.ingest import annotations_delete, events_ingest
 from qianbiao.labelling.models import Annotation, LabelStudioAccount, LabelStudioEvent, LabelStudioQueue
 from qianbiao.labelling.push import assignments_push
@@ -25,14 +25,14 @@ from qianbiao.labelling.queues import annotator_queues_open, queues_ensure_for_p
 from qianbiao.labelling.reconcile import assignments_withdraw_label_studio, project_reconcile_label_studio
 from qianbiao.labelling.shards import project_provision_label_studio
 from qianbiao.projects.models import Assignment, AssignmentState, Item
-from tests.labelstudio.conftest import choice, make_work
+from tests.labelstudio.conftest import annotator_label_studio_login, choice, make_work
 
 pytestmark = pytest.mark.integration
 
 
 def label_own_queue(settings, annotator, *, project, lead_time: float) -> list[int]:
     """The annotator, with their own token, labels every task of their queue via /next?view=."""
-    login = annotator_label_studio_login(annotator_id=annotator.pk)
+    login = annotator_label_studio_login(settings, annotator, project=project)
     queue = annotator_queues_open(annotator_id=annotator.pk, project_id=project.pk)[0]  # first shard
     done = []
     with connect(settings.LABEL_STUDIO_URL, login.token) as me:
@@ -92,7 +92,7 @@ def test_annotators_label_their_queues_and_webhooks_land_on_the_right_assignment
 
     # B annotates a task routed to A: Label Studio's lock-down refuses it ...
     theirs = next(x for x in assignments if x.annotator_id == ann_a.pk)
-    login_b = annotator_label_studio_login(annotator_id=ann_b.pk)
+    login_b = annotator_label_studio_login(ls_settings, ann_b, project=project)
     url = ls_settings.LABEL_STUDIO_URL
     with connect(url, login_b.token) as b, pytest.raises(LabelStudioError) as refused:
         create_annotation(b, theirs.ls_task_id, choice("负面"), lead_time=3.0)
@@ -161,11 +161,11 @@ def test_reconciliation_reflects_edits_and_deletions_of_submitted_work(ls_settin
     # As if they had arrived a while ago (deletion is judged only on what had settled).
     Annotation.objects.update(received_at=timezone.now() - dt.timedelta(minutes=5))
     edited, deleted = Annotation.objects.order_by("id")[:2]
-    login = annotator_label_studio_login(annotator_id=edited.annotator_id)
+    login = annotator_label_studio_login(ls_settings, edited.annotator, project=project)
     with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
         me.request("PATCH", f"/api/annotations/{edited.ls_annotation_id}/", json={"result": choice("负面")})
     # An annotator may not delete (the lock-down refuses it); the admin's deletion is seen.
-    login = annotator_label_studio_login(annotator_id=deleted.annotator_id)
+    login = annotator_label_studio_login(ls_settings, deleted.annotator, project=project)
     with connect(ls_settings.LABEL_STUDIO_URL, login.token) as me:
         me.request("DELETE", f"/api/annotations/{deleted.ls_annotation_id}/", expect=(403,))
     with connect(ls_settings.LABEL_STUDIO_URL, ls_settings.LABEL_STUDIO_API_KEY) as admin:

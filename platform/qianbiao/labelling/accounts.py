@@ -1,8 +1,9 @@
-"""Annotators' Label Studio accounts: sign-up (pseudonymous, a few at a time), the
-annotator's own login token, and deactivation of leavers.
+"""Annotators' Label Studio accounts: sign-up (pseudonymous, a few at a time) and
+deactivation of leavers.
 
-Passwords are derived from ``SECRET_KEY``, never stored: a retried provisioning signs
-in with the same one.
+An annotator's Label Studio password is random and thrown away at sign-up: nobody knows
+it, so the only way in is the portal's hand-off (qianbiao.portal.handoff). A retried
+provisioning finds the account by its email instead of logging in.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from annotation.accounts import deactivate_account, invite_token, login_token, register_annotator
+from annotation.accounts import deactivate_account, invite_token, sign_up_annotator
 from annotation.client import LabelStudioClient
 from annotation.signing import route_key_for
-from annotation.types import AnnotatorLogin
 from qianbiao.labelling import selectors
 from qianbiao.labelling.client import label_studio_admin
 from qianbiao.labelling.models import LabelStudioAccount, LabelStudioQueue
@@ -36,11 +36,12 @@ def annotator_ls_email(*, annotator_id: int, generation: str = "") -> str:
     return f"a{annotator_id}{suffix}@{ACCOUNT_DOMAIN}"
 
 
-def _ls_password(email: str) -> str:
-    # Derived, not stored: a retried provisioning logs in with the same password.
-    # (Rotating SECRET_KEY changes it; reset passwords in Label Studio if you do.)
+def _generation(annotator_id: int, previous_ls_user_id: int) -> str:
+    # Derived from the account it replaces (not a password): a retried rehire signs up
+    # the same email, and so finds the same Label Studio user.
     key = settings.SECRET_KEY.encode()
-    return hmac.new(key, f"label-studio-account:{email}".encode(), hashlib.sha256).hexdigest()[:40]
+    message = f"label-studio-generation:{annotator_id}:{previous_ls_user_id}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:6]
 
 
 def annotators_provision_label_studio(
@@ -69,8 +70,7 @@ def annotators_provision_label_studio(
     emails = {}
     for annotator_id in missing:
         previous = accounts.get(annotator_id)
-        # Derived from the account it replaces: a retried rehire signs in to the same user.
-        generation = _ls_password(f"{annotator_id}:{previous.ls_user_id}")[:6] if previous else ""
+        generation = _generation(annotator_id, previous.ls_user_id) if previous else ""
         emails[annotator_id] = annotator_ls_email(annotator_id=annotator_id, generation=generation)
 
     with contextlib.ExitStack() as stack:
@@ -79,13 +79,11 @@ def annotators_provision_label_studio(
         # Sign-ups are mostly Label Studio hashing a password (which frees its GIL): a few
         # at a time use every core it has. Our rows are written here, one at a time.
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=PROVISION_THREADS))
-        logins = pool.map(
-            lambda email: register_annotator(admin.url, invite, email, _ls_password(email)), emails.values()
-        )
-        for (annotator_id, email), login in zip(emails.items(), logins, strict=True):
+        signed_up = pool.map(lambda email: sign_up_annotator(admin, invite, email), emails.values())
+        for (annotator_id, email), user in zip(emails.items(), signed_up, strict=True):
             # Derived, so that Label Studio's lock-down knows an annotator's tasks without a lookup.
-            key = route_key_for(login.user_id, settings.LABEL_STUDIO_QIANBIAO_SECRET)
-            fields = {"ls_user_id": login.user_id, "email": email, "routing_key": key}
+            key = route_key_for(user.id, settings.LABEL_STUDIO_QIANBIAO_SECRET)
+            fields = {"ls_user_id": user.id, "email": email, "routing_key": key}
             try:
                 with transaction.atomic():
                     if annotator_id in stale:
@@ -104,12 +102,6 @@ def annotators_provision_label_studio(
 
 def annotator_provision_label_studio(*, annotator_id: int) -> LabelStudioAccount | None:
     return annotators_provision_label_studio(annotator_ids=[annotator_id]).get(annotator_id)
-
-
-def annotator_label_studio_login(*, annotator_id: int) -> AnnotatorLogin:
-    """The annotator's own Label Studio token (what an SSO hand-off would give them)."""
-    account = LabelStudioAccount.objects.get(annotator_id=annotator_id, is_active=True)
-    return login_token(settings.LABEL_STUDIO_URL, account.email, _ls_password(account.email))
 
 
 def accounts_deactivate_leavers(*, client: LabelStudioClient | None = None) -> int:
