@@ -9,7 +9,7 @@ Views are visible to every member of a project, so the routing key should be opa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from annotation.client import LabelStudioClient
 from annotation.errors import LabelStudioNotFound
@@ -52,20 +52,31 @@ def list_queue_views(client: LabelStudioClient, project_id: int) -> dict[str, Qu
 
 
 def ensure_queue_views(
-    client: LabelStudioClient, project_id: int, route_keys: Iterable[str], title_prefix: str = "queue"
+    client: LabelStudioClient,
+    project_id: int,
+    route_keys: Iterable[str],
+    title_prefix: str = "queue",
+    titles: Mapping[str, str] | None = None,
 ) -> dict[str, QueueView]:
-    """A queue view for each routing key, creating only the missing ones (one listing, one POST each)."""
+    """A queue view for each routing key, creating only the missing ones (one listing, one
+    POST each). ``titles`` names them (routing key -> tab title, e.g. project and annotator
+    code, so that an annotator knows their tab); a found view under another title is renamed."""
+    titles = titles or {}
     existing = list_queue_views(client, project_id)
     result: dict[str, QueueView] = {}
     for key in dict.fromkeys(str(k) for k in route_keys):
         view = existing.get(key)
+        title = titles.get(key) or f"{title_prefix} {key}"
         if view is None:
-            body = {
-                "project": project_id,
-                "data": {"title": f"{title_prefix} {key}", "filters": queue_filters(key)},
-            }
+            body = {"project": project_id, "data": {"title": title, "filters": queue_filters(key)}}
             created = client.request("POST", "/api/dm/views/", json=body).json()
             view = existing[key] = _queue(created, project_id, key, created=True)
+        elif key in titles and view.title != title:
+            body = {"project": project_id, "data": {"title": title, "filters": queue_filters(key)}}
+            client.request("PATCH", f"/api/dm/views/{view.id}/", json=body)
+            view = existing[key] = QueueView(
+                id=view.id, project_id=project_id, route_key=key, title=title, created=False
+            )
         result[key] = view
     return result
 

@@ -1,6 +1,7 @@
 """Annotators' queues: one Label Studio saved view per account and shard, filtered on
 the account's routing key, which is what hands an annotator their own tasks
-(``/next?view=``). Made after a push, or on the spot when an annotator is handed over.
+(``/next?view=``), titled with the project and the annotator's number so that they know
+their tab. Made after a push, or on the spot when an annotator is handed over.
 """
 
 from __future__ import annotations
@@ -13,7 +14,19 @@ from annotation.queues import ensure_queue_views
 from qianbiao.labelling import selectors
 from qianbiao.labelling.client import label_studio_admin
 from qianbiao.labelling.models import LabelStudioAccount, LabelStudioProject, LabelStudioQueue
-from qianbiao.projects.models import Assignment, AssignmentState
+from qianbiao.projects.models import Assignment, AssignmentState, DatasetProject
+from qianbiao.workforce.models import Annotator
+
+
+def queue_titles(*, shard: LabelStudioProject, accounts: Iterable[LabelStudioAccount]) -> dict[str, str]:
+    """Routing key -> the tab title of its queue: the project's name and the annotator's
+    number (what the annotator knows themselves by; never their name or phone, since a
+    project's views are listed to its members)."""
+    accounts = list(accounts)
+    project = DatasetProject.objects.only("name").get(pk=shard.project_id)
+    codes = dict(Annotator.objects.filter(ls_account__in=accounts).values_list("ls_account__pk", "code"))
+    part = f" ({shard.shard + 1})" if shard.shard else ""
+    return {a.routing_key: f"{project.name}{part} · {codes.get(a.pk, a.pk)}"[:200] for a in accounts}
 
 
 def queues_ensure(
@@ -28,7 +41,12 @@ def queues_ensure(
     )
     missing = [a for pk, a in accounts.items() if pk not in have]
     if missing:
-        views = ensure_queue_views(client, shard.ls_project_id, [a.routing_key for a in missing])
+        views = ensure_queue_views(
+            client,
+            shard.ls_project_id,
+            [a.routing_key for a in missing],
+            titles=queue_titles(shard=shard, accounts=missing),
+        )
         LabelStudioQueue.objects.bulk_create(
             [
                 LabelStudioQueue(account=a, ls_project=shard, ls_view_id=views[a.routing_key].id)
@@ -107,10 +125,26 @@ def annotator_queues_open(
                 queues_ensure(
                     admin, shard=shard, accounts=LabelStudioAccount.objects.filter(pk__in=missing[shard.pk])
                 )
-    return list(
+    queues = list(
         LabelStudioQueue.objects.filter(
             account__annotator_id=annotator_id, ls_project__project_id__in=projects
         )
         .select_related("ls_project")
         .order_by("ls_project__project_id", "ls_project__shard")
     )
+    return sorted(queues, key=lambda q: (q.ls_project.project_id, not _has_open_work(q, annotator_id)))
+
+
+def _has_open_work(queue: LabelStudioQueue, annotator_id: int) -> bool:
+    """Whether the queue's shard holds open work of the annotator's: the hand-off lands on
+    such a queue before an emptied one of an older shard."""
+    shard = queue.ls_project
+    if shard.min_ls_task_id is None:
+        return False
+    return Assignment.objects.filter(
+        project_id=shard.project_id,
+        annotator_id=annotator_id,
+        state=AssignmentState.OPEN,
+        ls_task_id__gte=shard.min_ls_task_id,
+        ls_task_id__lte=shard.max_ls_task_id,
+    ).exists()

@@ -12,13 +12,15 @@ dropdowns.
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -27,6 +29,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from qianbiao.workforce.models import TaskType
+
+from .admin_items import ItemsUploadForm, UploadRefused, items_upload_file, label_config_templates
+from .admin_items import project_work_status as _work_status
 from .explain import assignment_explain
 from .forms import DatasetProjectForm, project_settings
 from .lifecycle import project_set_status
@@ -115,8 +121,9 @@ class DatasetProjectAdmin(admin.ModelAdmin):
     list_editable = ("priority",)
     search_fields = ("name", "client__name")
     raw_id_fields = ("client",)
-    readonly_fields = ("created_at", "progress")
+    readonly_fields = ("created_at", "progress", "work_status")
     actions = ("pause", "resume", "distribute_now")
+    change_form_template = "admin/projects/datasetproject/change_form.html"
     fieldsets = (
         (None, {"fields": ("client", "name", "domain", "task_type", "label_config", "status", "priority")}),
         (
@@ -144,8 +151,68 @@ class DatasetProjectAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Progress"), {"fields": ("progress", "created_at")}),
+        (_("Progress"), {"fields": ("progress", "work_status", "created_at")}),
     )
+
+    class Media:
+        js = ("projects/label_config_template.js",)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "task_type" and field is not None:
+            # The page swaps in the chosen type's template while the config is untouched.
+            field.widget.attrs["data-label-config-templates"] = json.dumps(label_config_templates())
+        return field
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        initial = super().get_changeform_initial_data(request)
+        task_type = initial.get("task_type") or TaskType.TEXT_CLASSIFICATION
+        initial.setdefault("task_type", task_type)
+        initial.setdefault("label_config", label_config_templates().get(task_type, ""))
+        return initial
+
+    @admin.display(description=_("work in Label Studio"))
+    def work_status(self, obj: DatasetProject) -> str:
+        return "—" if obj.pk is None else _work_status(obj)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:project_id>/items/upload/",
+                self.admin_site.admin_view(self.items_upload_view),
+                name="projects_datasetproject_items_upload",
+            ),
+            *super().get_urls(),
+        ]
+
+    def items_upload_view(self, request: HttpRequest, project_id: int):
+        project = get_object_or_404(DatasetProject, pk=project_id)
+        if not self.has_change_permission(request, project):
+            raise PermissionDenied
+        form = ItemsUploadForm(request.POST or None, request.FILES or None)
+        errors = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                imported = items_upload_file(project=project, name=upload.name, content=upload.read())
+            except UploadRefused as exc:
+                errors = exc.errors
+            else:
+                self.message_user(
+                    request,
+                    ngettext("%d item imported.", "%d items imported.", imported) % imported,
+                    messages.SUCCESS,
+                )
+                return redirect(reverse("admin:projects_datasetproject_change", args=[project.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": project,
+            "title": _("Upload items to %(project)s") % {"project": project.name},
+            "form": form,
+            "errors": errors,
+        }
+        return TemplateResponse(request, "admin/projects/datasetproject/items_upload.html", context)
 
     def get_changelist_form(self, request: HttpRequest, **kwargs):
         # The list's editable priority goes through the same form and service.
