@@ -49,7 +49,9 @@ def test_a_fresh_start_shows_the_province_and_the_crowd_at_work(browser):
     outside = Path(tempfile.mkdtemp(prefix="qianbiao-first-run-"))
     outside.chmod(0o711)
     var_dir = outside / "var"
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TERM") if name in os.environ}
+    # PYTHONPATH passes through: a worktree sharing another checkout's editable venv points it here.
+    names = ("PATH", "HOME", "LANG", "TERM", "PYTHONPATH")
+    env = {name: os.environ[name] for name in names if name in os.environ}
     env.update(
         QIANBIAO_PORT=str(port), QIANBIAO_PG_PORT=str(pg_port), QIANBIAO_REDIS_PORT=str(redis_port),
         QIANBIAO_LS_PORT=str(ls_port), QIANBIAO_VAR_DIR=str(var_dir), QIANBIAO_SEED_ANNOTATORS="500",
