@@ -92,15 +92,28 @@ def _check_split_adds_up(split: dict[str, Any], province: list[dict[str, Any]]) 
 def load_reference_data(*, path: Path = DATA_FILE) -> LoadSummary:
     data = read_reference_data(path=path)
     summary: LoadSummary = {}
-
-    def count(model: type[models.Model], outcome: str) -> None:
-        summary.setdefault(model, Counter())[outcome] += 1
-
     # Rubrics first: Facility.clean() reads them to check each facility's grade.
+    _load_rubrics(data, summary)
+    regions = _load_regions(data, summary)
+    parks = _load_parks(data, summary, regions)
+    enterprises = _load_enterprises(data, summary)
+    _load_facilities(data, summary, regions, parks, enterprises)
+    _load_languages(data, summary)
+    _load_targets(data, summary, regions)
+    return summary
+
+
+def _count(summary: LoadSummary, model: type[models.Model], outcome: str) -> None:
+    summary.setdefault(model, Counter())[outcome] += 1
+
+
+def _load_rubrics(data: dict, summary: LoadSummary) -> None:
     for entry in data["grade_rubrics"]:
         values = {k: v for k, v in entry.items() if k != "grade"}
-        count(GradeRubric, _upsert(GradeRubric, lookup={"grade": entry["grade"]}, values=values)[1])
+        _count(summary, GradeRubric, _upsert(GradeRubric, lookup={"grade": entry["grade"]}, values=values)[1])
 
+
+def _load_regions(data: dict, summary: LoadSummary) -> dict[str, Region]:
     regions: dict[str, Region] = {}
     for entry in data["regions"]:
         values = {
@@ -112,8 +125,11 @@ def load_reference_data(*, path: Path = DATA_FILE) -> LoadSummary:
         }
         region, outcome = _upsert(Region, lookup={"code": entry["code"]}, values=values)
         regions[region.code] = region
-        count(Region, outcome)
+        _count(summary, Region, outcome)
+    return regions
 
+
+def _load_parks(data: dict, summary: LoadSummary, regions: dict[str, Region]) -> dict[str, Park]:
     parks: dict[str, Park] = {}
     for entry in data["parks"]:
         values = {
@@ -125,8 +141,11 @@ def load_reference_data(*, path: Path = DATA_FILE) -> LoadSummary:
         }
         park, outcome = _upsert(Park, lookup={"code": entry["code"]}, values=values)
         parks[park.code] = park
-        count(Park, outcome)
+        _count(summary, Park, outcome)
+    return parks
 
+
+def _load_enterprises(data: dict, summary: LoadSummary) -> dict[str, Enterprise]:
     enterprises: dict[str, Enterprise] = {}
     for entry in data["enterprises"]:
         values = {
@@ -139,9 +158,17 @@ def load_reference_data(*, path: Path = DATA_FILE) -> LoadSummary:
         lookup: dict[str, Any] = {"credit_code": enterprise_credit_code(entry)}
         enterprise, outcome = _upsert(Enterprise, lookup=lookup, values=values)
         enterprises[entry["key"]] = enterprise
-        count(Enterprise, outcome)
+        _count(summary, Enterprise, outcome)
+    return enterprises
 
-    facilities: dict[str, Facility] = {}
+
+def _load_facilities(
+    data: dict,
+    summary: LoadSummary,
+    regions: dict[str, Region],
+    parks: dict[str, Park],
+    enterprises: dict[str, Enterprise],
+) -> None:
     for entry in data["facilities"]:
         values = {
             "name": entry["name"],
@@ -155,10 +182,10 @@ def load_reference_data(*, path: Path = DATA_FILE) -> LoadSummary:
             "security_certification": entry.get("security_certification", ""),
             "opened_on": entry.get("opened_on"),
         }
-        facility, outcome = _upsert(Facility, lookup={"code": entry["code"]}, values=values)
-        facilities[facility.code] = facility
-        count(Facility, outcome)
+        _count(summary, Facility, _upsert(Facility, lookup={"code": entry["code"]}, values=values)[1])
 
+
+def _load_languages(data: dict, summary: LoadSummary) -> None:
     for entry in data["languages"]:
         values = {
             "name": entry["name"],
@@ -166,23 +193,25 @@ def load_reference_data(*, path: Path = DATA_FILE) -> LoadSummary:
             "is_minority": entry.get("is_minority", True),
             "code_confirmed": entry.get("code_confirmed", True),
         }
-        count(Language, _upsert(Language, lookup={"code": entry["code"]}, values=values)[1])
+        _count(summary, Language, _upsert(Language, lookup={"code": entry["code"]}, values=values)[1])
 
+
+def _load_targets(data: dict, summary: LoadSummary, regions: dict[str, Region]) -> None:
     targets = data["headcount_targets"]
     for entry in targets.get("province", []):
         lookup = {"scope": TargetScope.PROVINCE, "year": entry["year"], "kind": entry["kind"]}
         values = {"number": entry["number"], "source": entry.get("source", "")}
-        count(HeadcountTarget, _upsert(HeadcountTarget, lookup=lookup, values=values)[1])
+        _count(summary, HeadcountTarget, _upsert(HeadcountTarget, lookup=lookup, values=values)[1])
     split = targets.get("region")
-    if split:
-        _check_split_adds_up(split, targets.get("province", []))
-        for code, number in split["numbers"].items():
-            lookup = {
-                "scope": TargetScope.REGION,
-                "region": regions[code],
-                "year": split["year"],
-                "kind": split.get("kind", TargetKind.TARGET),
-            }
-            values = {"number": number, "source": split.get("source", "")}
-            count(HeadcountTarget, _upsert(HeadcountTarget, lookup=lookup, values=values)[1])
-    return summary
+    if not split:
+        return
+    _check_split_adds_up(split, targets.get("province", []))
+    for code, number in split["numbers"].items():
+        lookup = {
+            "scope": TargetScope.REGION,
+            "region": regions[code],
+            "year": split["year"],
+            "kind": split.get("kind", TargetKind.TARGET),
+        }
+        values = {"number": number, "source": split.get("source", "")}
+        _count(summary, HeadcountTarget, _upsert(HeadcountTarget, lookup=lookup, values=values)[1])

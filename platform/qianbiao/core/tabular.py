@@ -331,6 +331,28 @@ def tabular_import(
         return ImportResult(count=0, errors=(RowError(FILE_ROW, "", _("The file has no data rows.")),))
 
     importer.prepare(rows)
+    records = _rows_checked(importer, rows, errors)
+    if errors:
+        errors.sort(key=lambda error: error.row)
+        return ImportResult(count=0, errors=tuple(errors))
+    if dry_run:
+        return ImportResult(count=len(records), dry_run=True)
+    try:
+        with transaction.atomic():
+            count = importer.create(records)
+    except (IntegrityError, ValidationError) as exc:
+        # The checks passed but writing failed: most likely someone created the
+        # same record meanwhile. The transaction rolled back, so nothing is in.
+        failed = [RowError(FILE_ROW, "", _("The records changed while importing; nothing was imported."))]
+        if isinstance(exc, ValidationError):
+            failed += [RowError(FILE_ROW, "", message) for message in exc.messages]
+        return ImportResult(count=0, errors=tuple(failed))
+    return ImportResult(count=count)
+
+
+def _rows_checked(importer: TabularImporter, rows: list, errors: list[RowError]) -> list[Any]:
+    """The records of the valid rows; every problem (form errors, stray values,
+    repeats within the file, values already stored) is appended to ``errors``."""
     records: list[Any] = []
     # value -> the row it first appeared in, per unique column
     first_rows: dict[str, dict[str, int]] = {key.column: {} for key in importer.unique_keys}
@@ -361,23 +383,7 @@ def tabular_import(
                     first_rows[key.column][value], key.column, _("A record with this value already exists.")
                 )
             )
-
-    if errors:
-        errors.sort(key=lambda error: error.row)
-        return ImportResult(count=0, errors=tuple(errors))
-    if dry_run:
-        return ImportResult(count=len(records), dry_run=True)
-    try:
-        with transaction.atomic():
-            count = importer.create(records)
-    except (IntegrityError, ValidationError) as exc:
-        # The checks passed but writing failed: most likely someone created the
-        # same record meanwhile. The transaction rolled back, so nothing is in.
-        failed = [RowError(FILE_ROW, "", _("The records changed while importing; nothing was imported."))]
-        if isinstance(exc, ValidationError):
-            failed += [RowError(FILE_ROW, "", message) for message in exc.messages]
-        return ImportResult(count=0, errors=tuple(failed))
-    return ImportResult(count=count)
+    return records
 
 
 def imported_message(importer: TabularImporter, count: int) -> str:

@@ -244,36 +244,8 @@ def work_snapshots_take(*, first_day: dt.date, last_day: dt.date) -> int:
     annotations = _counted_annotations(first_day, last_day)
     by_facility = _annotation_figures(annotations, ("project_id", "annotator__facility_id"))
     by_project = _annotation_figures(annotations, ("project_id",))
-
-    # Gold: the quality app's marks (GoldJudgement), per annotation. An answer not
-    # yet judged is not counted; the next run (which redoes recent days) picks it up.
-    gold: Counter[tuple] = Counter()
-    gold_right: Counter[tuple] = Counter()
-    for row in (
-        annotations.filter(gold_judgement__isnull=False)
-        .values("day", "project_id", "annotator__facility_id")
-        .order_by()
-        .annotate(n=Count("pk"), right=Count("pk", filter=Q(gold_judgement__correct=True)))
-    ):
-        day, project_id = row["day"], row["project_id"]
-        for key in ((day, project_id, row["annotator__facility_id"]), (day, project_id)):
-            gold[key] += row["n"]
-            gold_right[key] += row["right"]
-
-    results = {
-        (row["day"], row["project_id"]): (row["n"], row["agreement"])
-        for row in Result.objects.filter(
-            # updated_at >= decided_at always, and updated_at is indexed: the
-            # first condition is what lets the database skip older results.
-            updated_at__gte=_local_midnight(first_day),
-            decided_at__gte=_local_midnight(first_day),
-            decided_at__lt=_local_midnight(last_day + ONE_DAY),
-        )
-        .annotate(day=TruncDate("decided_at"))
-        .values("day", "project_id")
-        .order_by()
-        .annotate(n=Count("pk"), agreement=Avg("agreement"))
-    }
+    gold, gold_right = _gold_figures(annotations)
+    results = _result_figures(first_day, last_day)
 
     rows: list[WorkSnapshot] = []
     for (day, project_id, facility_id), (n, people, median) in by_facility.items():
@@ -311,6 +283,43 @@ def work_snapshots_take(*, first_day: dt.date, last_day: dt.date) -> int:
     WorkSnapshot.objects.filter(day__gte=first_day, day__lte=last_day).delete()
     WorkSnapshot.objects.bulk_create(rows, batch_size=5000)
     return len(rows)
+
+
+def _gold_figures(annotations) -> tuple[Counter[tuple], Counter[tuple]]:
+    """Gold answers checked and right, keyed by (day, project, facility) and (day, project)."""
+    # Gold: the quality app's marks (GoldJudgement), per annotation. An answer not
+    # yet judged is not counted; the next run (which redoes recent days) picks it up.
+    gold: Counter[tuple] = Counter()
+    gold_right: Counter[tuple] = Counter()
+    for row in (
+        annotations.filter(gold_judgement__isnull=False)
+        .values("day", "project_id", "annotator__facility_id")
+        .order_by()
+        .annotate(n=Count("pk"), right=Count("pk", filter=Q(gold_judgement__correct=True)))
+    ):
+        day, project_id = row["day"], row["project_id"]
+        for key in ((day, project_id, row["annotator__facility_id"]), (day, project_id)):
+            gold[key] += row["n"]
+            gold_right[key] += row["right"]
+    return gold, gold_right
+
+
+def _result_figures(first_day: dt.date, last_day: dt.date) -> dict[tuple, tuple]:
+    """(results decided, mean agreement) keyed by (day, project)."""
+    return {
+        (row["day"], row["project_id"]): (row["n"], row["agreement"])
+        for row in Result.objects.filter(
+            # updated_at >= decided_at always, and updated_at is indexed: the
+            # first condition is what lets the database skip older results.
+            updated_at__gte=_local_midnight(first_day),
+            decided_at__gte=_local_midnight(first_day),
+            decided_at__lt=_local_midnight(last_day + ONE_DAY),
+        )
+        .annotate(day=TruncDate("decided_at"))
+        .values("day", "project_id")
+        .order_by()
+        .annotate(n=Count("pk"), agreement=Avg("agreement"))
+    }
 
 
 @dataclass(frozen=True)

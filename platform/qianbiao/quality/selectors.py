@@ -167,19 +167,7 @@ def craftsman_candidates(
     if not volume:
         return []
     paused = set(AnnotatorStanding.objects.filter(paused=True).values_list("annotator_id", flat=True))
-    rows = (
-        AnnotatorQuality.objects.filter(annotator_id__in=list(volume), score__isnull=False)
-        .values("annotator_id", "score", "gold_answered", "gold_correct", "consensus_answered")
-        .order_by()
-    )
-    totals: dict[int, list[float]] = {}
-    for r in rows:
-        t = totals.setdefault(r["annotator_id"], [0.0, 0.0, 0, 0])
-        weight = max(1, r["consensus_answered"] + r["gold_answered"])
-        t[0] += r["score"] * weight
-        t[1] += weight
-        t[2] += r["gold_answered"]
-        t[3] += r["gold_correct"]
+    totals = _quality_totals(list(volume))
     people = {
         a.pk: a
         for a in Annotator.objects.filter(pk__in=list(totals), status=AnnotatorStatus.ACTIVE).only(
@@ -208,6 +196,25 @@ def craftsman_candidates(
             )
     out.sort(key=lambda c: (-c.score, -c.annotations, c.annotator_id))
     return out[:limit]
+
+
+def _quality_totals(annotator_ids: list[int]) -> dict[int, list[float]]:
+    """Per annotator across projects: [score x weight, weight, gold answered,
+    gold correct], each project's score weighted by the answers behind it."""
+    rows = (
+        AnnotatorQuality.objects.filter(annotator_id__in=annotator_ids, score__isnull=False)
+        .values("annotator_id", "score", "gold_answered", "gold_correct", "consensus_answered")
+        .order_by()
+    )
+    totals: dict[int, list[float]] = {}
+    for r in rows:
+        t = totals.setdefault(r["annotator_id"], [0.0, 0.0, 0, 0])
+        weight = max(1, r["consensus_answered"] + r["gold_answered"])
+        t[0] += r["score"] * weight
+        t[1] += weight
+        t[2] += r["gold_answered"]
+        t[3] += r["gold_correct"]
+    return totals
 
 
 def review_queue(*, reviewer: Annotator, project: DatasetProject | None = None) -> QuerySet[Review]:

@@ -231,8 +231,17 @@ def annotators_bulk_hire(*, hires: Iterable[HireSpec], batch_size: int = 1000) -
     """``annotator_hire`` for many people at once, all or none: the same
     invariants (validated personal data, lookup digest, one open employment
     spell) in a handful of queries instead of several per person."""
-    annotators: list[Annotator] = []
     hires = list(hires)
+    annotators = _annotators_prepared(hires)
+    Annotator.objects.bulk_create(annotators, batch_size=batch_size)
+    _hire_rows_create(annotators=annotators, hires=hires, batch_size=batch_size)
+    return annotators
+
+
+def _annotators_prepared(hires: list[HireSpec]) -> list[Annotator]:
+    """Unsaved annotators with their personal data prepared, or one
+    ValidationError naming every bad entry (and duplicates) by position."""
+    annotators: list[Annotator] = []
     errors: list[ValidationError] = []
     for position, hire in enumerate(hires, start=1):
         annotator = Annotator(
@@ -258,8 +267,11 @@ def annotators_bulk_hire(*, hires: Iterable[HireSpec], batch_size: int = 1000) -
     errors.extend(_bulk_duplicates(annotators))
     if errors:
         raise ValidationError(errors)
+    return annotators
 
-    Annotator.objects.bulk_create(annotators, batch_size=batch_size)
+
+def _hire_rows_create(*, annotators: list[Annotator], hires: list[HireSpec], batch_size: int) -> None:
+    """Skills, languages and the first employment spell of saved annotators."""
     AnnotatorSkill.objects.bulk_create(
         (
             AnnotatorSkill(annotator=annotator, task_type=s.task_type, proficiency=s.proficiency)
@@ -294,7 +306,6 @@ def annotators_bulk_hire(*, hires: Iterable[HireSpec], batch_size: int = 1000) -
         ),
         batch_size=batch_size,
     )
-    return annotators
 
 
 @transaction.atomic
